@@ -1,0 +1,39 @@
+# Switchyard — `make run` for the embedded demo, `make test` for the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+FAKE_UPSTREAM_PORT ?= 9100
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format bench fake-upstream
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Switchyard needs Python 3.11: set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_setup --upstream-url http://127.0.0.1:$(FAKE_UPSTREAM_PORT)/v1 --gateway-url http://$(HOST):$(PORT)
+	SWITCHYARD_HOST=$(HOST) SWITCHYARD_PORT=$(PORT) FAKE_UPSTREAM_PORT=$(FAKE_UPSTREAM_PORT) \
+		$(BIN)/honcho start --procfile Procfile
+
+test: install
+	scripts/with-services $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+fake-upstream: install
+	$(BIN)/python -m bench.fake_upstream --port $(FAKE_UPSTREAM_PORT)

@@ -1,0 +1,215 @@
+"""Django admin for billing: balances move only through the ledger, key secrets show once."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageRecord
+from billing.services import account_credit, api_key_issue, api_key_revoke, ledger_post
+
+NEW_SECRET_ATTRIBUTE = "_switchyard_new_key_secret"  # noqa: S105 (a name, not a secret)
+
+
+class AccountForm(forms.ModelForm[Account]):
+    """An account's name, plus an optional ledger entry to post on save."""
+
+    credit_amount = forms.DecimalField(
+        required=False,
+        max_digits=20,
+        decimal_places=10,
+        help_text="USD to add (a credit, > 0) or, with 'adjustment', to add or remove.",
+    )
+    credit_kind = forms.ChoiceField(
+        choices=[(LedgerKind.CREDIT, "Credit"), (LedgerKind.ADJUSTMENT, "Adjustment")],
+        initial=LedgerKind.CREDIT,
+    )
+    credit_description = forms.CharField(required=False, max_length=500)
+
+    class Meta:
+        model = Account
+        fields = ["name"]
+
+    def clean(self) -> dict[str, Any]:
+        """A credit must be positive; an adjustment must not be zero."""
+        data = super().clean() or {}
+        amount = data.get("credit_amount")
+        if amount is not None:
+            if data.get("credit_kind") == LedgerKind.CREDIT and amount <= 0:
+                self.add_error("credit_amount", "A credit must be greater than 0.")
+            elif amount == 0:
+                self.add_error("credit_amount", "An adjustment must not be 0.")
+        return data
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin[Account]):
+    """Accounts show their balance; credit is added through the ledger, never by editing it."""
+
+    form = AccountForm
+    list_display = ["name", "balance", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["balance", "ledger", "created_at"]
+
+    @admin.display(description="Ledger")
+    def ledger(self, account: Account) -> str:
+        """A link to this account's ledger entries."""
+        url = reverse("admin:billing_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
+        return format_html('<a href="{}">View ledger entries</a>', url)
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
+        """Save the name, then post the entered credit or adjustment to the ledger."""
+        super().save_model(request, obj, form, change)
+        amount: Decimal | None = form.cleaned_data.get("credit_amount")
+        if amount is None:
+            return
+        description = form.cleaned_data.get("credit_description", "")
+        if form.cleaned_data["credit_kind"] == LedgerKind.CREDIT:
+            account_credit(account=obj, amount=amount, description=description)
+        else:
+            ledger_post(
+                account=obj, kind=LedgerKind.ADJUSTMENT, amount=amount, description=description
+            )
+        self.message_user(request, f"Posted {amount} USD; balance is now {obj.balance}.")
+
+
+class ReadOnlyAdminMixin:
+    """Lists and shows records but never adds, edits or deletes them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Records are written by the system only."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Records are never edited."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Records are kept for the audit."""
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
+    """The ledger, read-only: post credits from the account page."""
+
+    list_display = ["created_at", "account", "kind", "amount", "description", "usage_record"]
+    list_filter = ["kind", "account"]
+    search_fields = ["description", "usage_record__id"]
+    list_select_related = ["account"]
+    show_full_result_count = False
+
+
+class ApiKeyForm(forms.ModelForm[ApiKey]):
+    """What an operator sets on a key; the secret is generated, never typed."""
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "account",
+            "name",
+            "spend_limit",
+            "limit_reset",
+            "rpm_limit",
+            "tpm_limit",
+            "allowed_models",
+            "expires_at",
+        ]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """Keys: created here with the secret shown exactly once, revoked by an action."""
+
+    form = ApiKeyForm
+    list_display = [
+        "name",
+        "prefix",
+        "account",
+        "revoked",
+        "expires_at",
+        "spend_limit",
+        "spend_in_period",
+        "last_used_at",
+    ]
+    list_filter = ["limit_reset", ("revoked_at", admin.EmptyFieldListFilter), "account"]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["account"]
+    readonly_fields = [
+        "prefix",
+        "spend_in_period",
+        "period_started_at",
+        "revoked_at",
+        "last_used_at",
+        "created_at",
+    ]
+    actions = ["revoke_keys"]
+
+    @admin.display(boolean=True, description="Revoked")
+    def revoked(self, key: ApiKey) -> bool:
+        """Whether the key was revoked."""
+        return key.revoked
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        """A key never moves to another account."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "account"] if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        """A new key gets generated key material; its secret is kept for this response only."""
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            setattr(request, NEW_SECRET_ATTRIBUTE, api_key_issue(key=obj))
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """Show the new secret once, on this page only; it is not stored anywhere."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "key": obj,
+            "secret": getattr(request, NEW_SECRET_ATTRIBUTE),
+            "title": "API key created",
+        }
+        return TemplateResponse(request, "admin/billing/apikey/key_created.html", context)
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        """Revoke the selected keys for good."""
+        for key in queryset:
+            api_key_revoke(key=key)
+        self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.SUCCESS)
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRecord]):
+    """Usage records, read-only, filterable, searchable by request id."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "account",
+        "key",
+        "model",
+        "provider",
+        "channel",
+        "status",
+        "http_status",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "latency_ms",
+    ]
+    list_filter = ["status", "stream", "usage_source", "provider", "created_at"]
+    search_fields = ["=id"]
+    list_select_related = ["account", "key", "channel"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False

@@ -1,0 +1,274 @@
+"""Management API for billing: accounts and credits, API keys, usage records."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.models import Account, ApiKey, LedgerEntry, LimitReset, UsageRecord, UsageStatus
+from billing.selectors import UsageFilters, usage_list
+from billing.services import (
+    account_create,
+    account_credit,
+    account_default,
+    api_key_create,
+    api_key_revoke,
+    api_key_update,
+)
+from channels.api_fields import MoneyField
+from config.pagination import paginated_response
+
+MIN_CREDIT = Decimal("0.0000000001")
+
+
+class AccountInput(serializers.ModelSerializer[Account]):
+    """A new account: just its unique name."""
+
+    class Meta:
+        model = Account
+        fields = ["name"]
+
+
+class AccountOutput(serializers.ModelSerializer[Account]):
+    """An account and its read-only balance."""
+
+    balance = MoneyField(signed=True)
+
+    class Meta:
+        model = Account
+        fields = ["id", "name", "balance", "created_at"]
+
+
+class CreditInput(serializers.Serializer[Any]):
+    """Credit to add: a positive USD amount."""
+
+    amount = MoneyField(min_value=MIN_CREDIT)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class LedgerEntryOutput(serializers.ModelSerializer[LedgerEntry]):
+    """A ledger entry, with the account's balance after it."""
+
+    amount = MoneyField(signed=True)
+    balance = MoneyField(signed=True, source="account.balance")
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "amount",
+            "description",
+            "usage_record",
+            "created_at",
+            "balance",
+        ]
+
+
+class AccountListApi(APIView):
+    """List accounts, or create one."""
+
+    def get(self, request: Request) -> Response:
+        """A page of accounts by name."""
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=Account.objects.all(),
+            serializer_class=AccountOutput,
+        )
+
+    def post(self, request: Request) -> Response:
+        """Create an account with a zero balance."""
+        serializer = AccountInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = account_create(name=serializer.validated_data["name"])
+        return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
+
+
+class AccountDetailApi(APIView):
+    """One account."""
+
+    def get(self, request: Request, account_id: int) -> Response:
+        """The account with its balance."""
+        return Response(AccountOutput(get_object_or_404(Account, pk=account_id)).data)
+
+
+class AccountCreditApi(APIView):
+    """Add credit to an account through the ledger."""
+
+    def post(self, request: Request, account_id: int) -> Response:
+        """Post a credit entry; the balance moves by the same amount."""
+        account = get_object_or_404(Account, pk=account_id)
+        serializer = CreditInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = account_credit(account=account, **serializer.validated_data)
+        return Response(LedgerEntryOutput(entry).data, status=status.HTTP_201_CREATED)
+
+
+class KeyInput(serializers.Serializer[Any]):
+    """What a client may set on an API key."""
+
+    name = serializers.CharField(max_length=200)
+    account = serializers.PrimaryKeyRelatedField(
+        queryset=Account.objects.all(), required=False, allow_null=True
+    )
+    spend_limit = MoneyField(required=False, allow_null=True)
+    limit_reset = serializers.ChoiceField(
+        choices=LimitReset.choices, required=False, allow_null=True
+    )
+    rpm_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    tpm_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    allowed_models = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_limit_reset(self, value: str | None) -> str:
+        """Store "no reset" as the empty choice."""
+        return value or ""
+
+
+class KeyOutput(serializers.ModelSerializer[ApiKey]):
+    """A key as the API shows it: never the secret or its hash."""
+
+    spend_limit = MoneyField(allow_null=True)
+    spend = MoneyField(source="spend_in_period")
+    limit_reset = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "account",
+            "prefix",
+            "spend_limit",
+            "limit_reset",
+            "spend",
+            "rpm_limit",
+            "tpm_limit",
+            "allowed_models",
+            "expires_at",
+            "revoked",
+            "revoked_at",
+            "last_used_at",
+            "created_at",
+        ]
+
+    def get_limit_reset(self, key: ApiKey) -> str | None:
+        """`null` when the limit never resets."""
+        return key.limit_reset or None
+
+
+class KeyListApi(APIView):
+    """List keys, or create one (the secret is returned once, as `key`)."""
+
+    def get(self, request: Request) -> Response:
+        """A page of keys, newest first."""
+        return paginated_response(
+            request=request, view=self, queryset=ApiKey.objects.all(), serializer_class=KeyOutput
+        )
+
+    def post(self, request: Request) -> Response:
+        """Create a key in the given account (or the default one)."""
+        serializer = KeyInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        account = fields.pop("account", None) or account_default()
+        key, secret = api_key_create(account=account, **fields)
+        return Response({**KeyOutput(key).data, "key": secret}, status=status.HTTP_201_CREATED)
+
+
+class KeyDetailApi(APIView):
+    """Read or change a key; DELETE revokes it."""
+
+    def get(self, request: Request, key_id: int) -> Response:
+        """One key."""
+        return Response(KeyOutput(get_object_or_404(ApiKey, pk=key_id)).data)
+
+    def patch(self, request: Request, key_id: int) -> Response:
+        """Change the given fields; a key never moves to another account."""
+        key = get_object_or_404(ApiKey, pk=key_id)
+        serializer = KeyInput(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        if "account" in fields:
+            raise serializers.ValidationError({"account": ["A key cannot change accounts."]})
+        return Response(KeyOutput(api_key_update(key=key, **fields)).data)
+
+    def delete(self, request: Request, key_id: int) -> Response:
+        """Revoke the key; it stays listed, marked revoked."""
+        api_key_revoke(key=get_object_or_404(ApiKey, pk=key_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UsageFilterInput(serializers.Serializer[Any]):
+    """The usage list's query parameters."""
+
+    key = serializers.IntegerField(required=False)
+    account = serializers.IntegerField(required=False)
+    model = serializers.CharField(required=False)
+    provider = serializers.CharField(required=False)
+    channel = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=UsageStatus.choices, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+
+class UsageOutput(serializers.ModelSerializer[UsageRecord]):
+    """A usage record; its `id` is the request's `x-request-id`."""
+
+    input_price = MoneyField(allow_null=True)
+    output_price = MoneyField(allow_null=True)
+    cached_input_price = MoneyField(allow_null=True)
+    cost = MoneyField()
+
+    class Meta:
+        model = UsageRecord
+        fields = [
+            "id",
+            "created_at",
+            "account",
+            "key",
+            "model",
+            "served_model",
+            "provider",
+            "channel",
+            "stream",
+            "status",
+            "http_status",
+            "error_code",
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+            "reasoning_tokens",
+            "usage_source",
+            "input_price",
+            "output_price",
+            "cached_input_price",
+            "cost",
+            "latency_ms",
+            "ttft_ms",
+            "attempts",
+            "user",
+        ]
+
+
+class UsageListApi(APIView):
+    """Usage records, newest first, filtered and paginated."""
+
+    def get(self, request: Request) -> Response:
+        """A page of records matching the query's filters; 400 on a malformed filter."""
+        filters = UsageFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=usage_list(filters=UsageFilters(**filters.validated_data)),
+            serializer_class=UsageOutput,
+        )

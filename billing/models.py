@@ -1,0 +1,175 @@
+"""Accounts with prepaid credit, their ledger, API keys, and one usage record per request."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from channels.models import Channel
+from channels.money import MONEY, NON_NEGATIVE
+
+
+class Account(models.Model):
+    """An owner of API keys holding prepaid credit; `balance` always equals its ledger's sum."""
+
+    name = models.CharField(max_length=200, unique=True)
+    balance = models.DecimalField(**MONEY, default=Decimal(0), editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LimitReset(models.TextChoices):
+    """How often a key's spend limit starts again (UTC)."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class ApiKey(models.Model):
+    """A client credential: stored as a public prefix and a SHA-256 hash, never in the clear."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=16, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    spend_limit = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
+    limit_reset = models.CharField(max_length=8, choices=LimitReset.choices, blank=True)
+    spend_in_period = models.DecimalField(**MONEY, default=Decimal(0), editable=False)
+    period_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    tpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    allowed_models = models.JSONField(default=list, blank=True, help_text="Empty = every model.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the key was revoked."""
+        return self.revoked_at is not None
+
+    def is_expired(self) -> bool:
+        """Whether the key's expiry has passed."""
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class UsageStatus(models.TextChoices):
+    """How a client request ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class UsageSource(models.TextChoices):
+    """Where a record's token counts come from."""
+
+    PROVIDER = "provider"
+    ESTIMATED = "estimated"
+
+
+class UsageRecord(models.Model):
+    """Exactly one per authenticated client request: tokens, prices, cost, timing, attempts."""
+
+    id = models.CharField(primary_key=True, max_length=40, help_text="= the x-request-id header")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The foreign keys below are indexed by the composite indexes in Meta.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="usage_records", db_index=False
+    )
+    key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, related_name="usage_records", db_index=False
+    )
+    model = models.CharField(max_length=200, help_text="The model the client asked for.")
+    served_model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=64, blank=True)
+    channel = models.ForeignKey(
+        Channel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="usage_records",
+        db_index=False,
+    )
+    stream = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=UsageStatus.choices)
+    http_status = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=64, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    usage_source = models.CharField(
+        max_length=16, choices=UsageSource.choices, default=UsageSource.PROVIDER
+    )
+    input_price = models.DecimalField(**MONEY, null=True, blank=True)
+    output_price = models.DecimalField(**MONEY, null=True, blank=True)
+    cached_input_price = models.DecimalField(**MONEY, null=True, blank=True)
+    cost = models.DecimalField(**MONEY, default=Decimal(0))
+    latency_ms = models.PositiveIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.JSONField(default=list, blank=True)
+    user = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="usage_time"),
+            models.Index(fields=["key", "-created_at"], name="usage_key_time"),
+            models.Index(fields=["account", "-created_at"], name="usage_account_time"),
+            models.Index(fields=["model", "-created_at"], name="usage_model_time"),
+            models.Index(fields=["channel", "-created_at"], name="usage_channel_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class LedgerKind(models.TextChoices):
+    """What moved an account's balance."""
+
+    CREDIT = "credit"
+    CHARGE = "charge"
+    ADJUSTMENT = "adjustment"
+
+
+class LedgerEntry(models.Model):
+    """One signed movement of an account's credit; charges are negative."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
+    kind = models.CharField(max_length=16, choices=LedgerKind.choices)
+    amount = models.DecimalField(**MONEY)
+    usage_record = models.OneToOneField(
+        UsageRecord, on_delete=models.PROTECT, null=True, blank=True, related_name="charge"
+    )
+    description = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "-created_at"], name="ledger_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.account_id})"

@@ -1,0 +1,50 @@
+"""Reads of billing data: usage records with filters, ledger sums."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+
+from billing.models import Account, UsageRecord
+
+
+@dataclass(frozen=True)
+class UsageFilters:
+    """Optional filters of the usage list; None means no filter."""
+
+    key: int | None = None
+    account: int | None = None
+    model: str | None = None
+    provider: str | None = None
+    channel: int | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def usage_list(*, filters: UsageFilters) -> QuerySet[UsageRecord]:
+    """Usage records matching every given filter, newest first; `until` is exclusive."""
+    records = UsageRecord.objects.order_by("-created_at")
+    exact = {
+        "key_id": filters.key,
+        "account_id": filters.account,
+        "model": filters.model,
+        "provider": filters.provider,
+        "channel_id": filters.channel,
+        "status": filters.status,
+    }
+    records = records.filter(
+        **{field: value for field, value in exact.items() if value is not None}
+    )
+    if filters.since is not None:
+        records = records.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        records = records.filter(created_at__lt=filters.until)
+    return records
+
+
+def account_ledger_sum(*, account: Account) -> Decimal:
+    """The sum of an account's ledger entries, which its balance must equal."""
+    total = account.ledger_entries.aggregate(total=Sum("amount"))["total"]
+    return total if total is not None else Decimal(0)

@@ -1,0 +1,111 @@
+"""Writes to billing: accounts, the credit ledger and API keys."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing.keys import generate_key
+from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageRecord
+
+DEFAULT_ACCOUNT_NAME = "default"
+
+
+def account_create(*, name: str) -> Account:
+    """Create an account with a zero balance."""
+    return Account.objects.create(name=name)
+
+
+def account_default() -> Account:
+    """The account keys belong to when none is named, created on first use."""
+    account, _ = Account.objects.get_or_create(name=DEFAULT_ACCOUNT_NAME)
+    return account
+
+
+@transaction.atomic
+def ledger_post(
+    *,
+    account: Account,
+    kind: LedgerKind,
+    amount: Decimal,
+    description: str = "",
+    usage_record: UsageRecord | None = None,
+) -> LedgerEntry:
+    """Append a signed ledger entry and move the account's balance by its amount, atomically."""
+    entry = LedgerEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        description=description,
+        usage_record=usage_record,
+    )
+    Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
+    account.refresh_from_db(fields=["balance"])
+    return entry
+
+
+def account_credit(*, account: Account, amount: Decimal, description: str = "") -> LedgerEntry:
+    """Add prepaid credit (a positive amount) to an account."""
+    if amount <= 0:
+        raise ValueError("a credit must be a positive amount")
+    return ledger_post(
+        account=account, kind=LedgerKind.CREDIT, amount=amount, description=description
+    )
+
+
+def api_key_issue(*, key: ApiKey) -> str:
+    """Give an unsaved key fresh key material and save it; return the secret, shown only once."""
+    material = generate_key()
+    key.prefix, key.key_hash = material.prefix, material.key_hash
+    if key.limit_reset and key.period_started_at is None:
+        key.period_started_at = timezone.now()
+    key.save()
+    return material.secret
+
+
+def api_key_create(
+    *,
+    account: Account,
+    name: str,
+    spend_limit: Decimal | None = None,
+    limit_reset: str = "",
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
+    allowed_models: Iterable[str] = (),
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; return it and its secret, which is not stored and cannot be shown again."""
+    key = ApiKey(
+        account=account,
+        name=name,
+        spend_limit=spend_limit,
+        limit_reset=limit_reset,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
+        allowed_models=list(allowed_models),
+        expires_at=expires_at,
+    )
+    return key, api_key_issue(key=key)
+
+
+def api_key_update(*, key: ApiKey, **fields: object) -> ApiKey:
+    """Change a key's name, limits, allowlist or expiry."""
+    for name, value in fields.items():
+        setattr(key, name, value)
+    update_fields = list(fields)
+    if key.limit_reset and key.period_started_at is None:
+        key.period_started_at = timezone.now()
+        update_fields.append("period_started_at")
+    key.save(update_fields=update_fields)
+    return key
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    """Revoke a key for good; revoking twice keeps the first time."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key

@@ -1,0 +1,1 @@
+"""Upstream channels: provider accounts, the models they serve and their prices, and health."""

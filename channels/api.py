@@ -1,0 +1,147 @@
+"""Management API for channels: `/api/admin/channels/` (list, create, get, patch, delete)."""
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels.api_fields import MoneyField
+from channels.models import Channel
+from channels.selectors import channel_list
+from channels.services import ModelOffer, channel_create, channel_update
+from config.pagination import paginated_response
+
+DUPLICATE_MODEL = "Each model may appear only once per channel: {model!r} is repeated."
+
+
+class ChannelModelInput(serializers.Serializer[ModelOffer]):
+    """One served model and its prices, USD per 1M tokens."""
+
+    model = serializers.CharField(max_length=200)
+    upstream_model = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    input_price = MoneyField(required=False)
+    output_price = MoneyField(required=False)
+    cached_input_price = MoneyField(required=False, allow_null=True)
+
+
+class ChannelModelOutput(serializers.Serializer[Any]):
+    """A served model as the API shows it."""
+
+    model = serializers.CharField()
+    upstream_model = serializers.CharField(source="upstream_name")
+    input_price = MoneyField()
+    output_price = MoneyField()
+    cached_input_price = MoneyField(allow_null=True)
+
+
+class ChannelInput(serializers.ModelSerializer[Channel]):
+    """What a client may set on a channel; `api_key` is write-only."""
+
+    api_key = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    models = ChannelModelInput(many=True, required=False)
+
+    class Meta:
+        model = Channel
+        fields = [
+            "name",
+            "provider",
+            "api_type",
+            "base_url",
+            "api_key",
+            "priority",
+            "weight",
+            "enabled",
+            "first_token_timeout",
+            "timeout",
+            "models",
+        ]
+
+    def validate_models(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Reject a model listed twice."""
+        seen: set[str] = set()
+        for item in value:
+            if item["model"] in seen:
+                raise serializers.ValidationError(DUPLICATE_MODEL.format(model=item["model"]))
+            seen.add(item["model"])
+        return value
+
+
+class ChannelOutput(serializers.ModelSerializer[Channel]):
+    """A channel as the API shows it: the secret only as a masked hint."""
+
+    api_key = serializers.CharField(source="api_key_hint")
+    models = ChannelModelOutput(many=True)
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "name",
+            "provider",
+            "api_type",
+            "base_url",
+            "api_key",
+            "priority",
+            "weight",
+            "enabled",
+            "first_token_timeout",
+            "timeout",
+            "status",
+            "status_reason",
+            "status_changed_at",
+            "models",
+            "created_at",
+            "updated_at",
+        ]
+
+
+def _split(validated: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[ModelOffer] | None]:
+    """Separate plain fields from the secret and the model offers."""
+    fields = dict(validated)
+    api_key = fields.pop("api_key", None)
+    models = fields.pop("models", None)
+    offers = None if models is None else [ModelOffer(**item) for item in models]
+    return fields, api_key, offers
+
+
+class ChannelListApi(APIView):
+    """List channels, or create one."""
+
+    def get(self, request: Request) -> Response:
+        """A page of channels, highest priority first."""
+        return paginated_response(
+            request=request, view=self, queryset=channel_list(), serializer_class=ChannelOutput
+        )
+
+    def post(self, request: Request) -> Response:
+        """Create a channel; 400 with field errors on bad input."""
+        serializer = ChannelInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields, api_key, offers = _split(serializer.validated_data)
+        channel = channel_create(api_key=api_key or "", models=offers or [], **fields)
+        return Response(ChannelOutput(channel).data, status=status.HTTP_201_CREATED)
+
+
+class ChannelDetailApi(APIView):
+    """Read, change or delete one channel."""
+
+    def get(self, request: Request, channel_id: int) -> Response:
+        """One channel."""
+        return Response(ChannelOutput(get_object_or_404(channel_list(), pk=channel_id)).data)
+
+    def patch(self, request: Request, channel_id: int) -> Response:
+        """Change the given fields; `models`, when given, replaces the whole list."""
+        channel = get_object_or_404(Channel, pk=channel_id)
+        serializer = ChannelInput(channel, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields, api_key, offers = _split(serializer.validated_data)
+        channel_update(channel=channel, fields=fields, api_key=api_key, models=offers)
+        return Response(ChannelOutput(get_object_or_404(channel_list(), pk=channel_id)).data)
+
+    def delete(self, request: Request, channel_id: int) -> Response:
+        """Delete a channel; its usage records keep their provider and lose the link."""
+        get_object_or_404(Channel, pk=channel_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,117 @@
+"""Channels (upstream provider accounts), the models they serve with prices, and health checks."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from channels.money import MONEY, NON_NEGATIVE
+
+
+class ApiType(models.TextChoices):
+    """The wire protocol a channel speaks."""
+
+    OPENAI = "openai", "OpenAI-compatible"
+    ANTHROPIC = "anthropic", "Anthropic Messages"
+    GEMINI = "gemini", "Google Gemini"
+
+
+class ChannelStatus(models.TextChoices):
+    """What health checks last concluded about a channel."""
+
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    DOWN = "down"
+
+
+class Channel(models.Model):
+    """One upstream account: a wire protocol, a base URL, a secret, and the models it serves."""
+
+    name = models.CharField(max_length=100, unique=True)
+    provider = models.SlugField(max_length=64, help_text="Provider slug, e.g. openai, anthropic.")
+    api_type = models.CharField(max_length=16, choices=ApiType.choices, default=ApiType.OPENAI)
+    base_url = models.URLField(max_length=500, help_text="API root, e.g. https://api.openai.com/v1")
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    api_key_hint = models.CharField(max_length=16, blank=True, editable=False)
+    priority = models.IntegerField(default=0, help_text="Higher tiers are tried first.")
+    weight = models.PositiveIntegerField(default=1, help_text="Share of traffic within a tier.")
+    enabled = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=16, choices=ChannelStatus.choices, default=ChannelStatus.UNKNOWN
+    )
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    first_token_timeout = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1)],
+        help_text="Seconds to wait for the first content event; empty = the default.",
+    )
+    timeout = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1)],
+        help_text="Seconds for the whole request; empty = the default.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelModel(models.Model):
+    """A public model id served by a channel under an upstream name, at prices per 1M tokens."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="models")
+    model = models.CharField(max_length=200, help_text="Public model id, e.g. openai/gpt-4o-mini.")
+    upstream_model = models.CharField(
+        max_length=200, blank=True, help_text="The upstream's name; empty = the public id."
+    )
+    input_price = models.DecimalField(**MONEY, default=Decimal(0), validators=NON_NEGATIVE)
+    output_price = models.DecimalField(**MONEY, default=Decimal(0), validators=NON_NEGATIVE)
+    cached_input_price = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="Empty = the input price.",
+    )
+
+    class Meta:
+        ordering = ["model"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "model"], name="unique_model_per_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} @ {self.channel_id}"
+
+    @property
+    def upstream_name(self) -> str:
+        """The model name sent to the upstream."""
+        return self.upstream_model or self.model
+
+
+class HealthCheck(models.Model):
+    """The outcome of one probe of a channel."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="health_checks", db_index=False
+    )
+    checked_at = models.DateTimeField(db_index=True)
+    ok = models.BooleanField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["channel", "-checked_at"], name="healthcheck_channel_time")]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.ok else "failed"
+        return f"{self.channel_id} {outcome} at {self.checked_at:%Y-%m-%d %H:%M:%S}"

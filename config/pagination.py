@@ -1,0 +1,27 @@
+"""Paginated lists from an APIView: `{"count", "next", "previous", "results"}`."""
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+M = TypeVar("M", bound=Model)
+
+
+def paginated_response(
+    *,
+    request: Request,
+    view: APIView,
+    queryset: QuerySet[M],
+    serializer_class: type[BaseSerializer[M]],
+) -> Response:
+    """Serialize one page of `queryset` (`?limit=&offset=`) with pagination links."""
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    page_items: Any = page
+    data = serializer_class(page_items, many=True).data
+    return paginator.get_paginated_response(data)

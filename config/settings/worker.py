@@ -1,0 +1,22 @@
+"""Celery: Redis as the broker when configured, else kombu's filesystem transport in `var/`."""
+
+from config.env import env, var_dir
+from config.settings.cache import REDIS_URL
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = var_dir() / "celery-queue"
+    _queue_dir.mkdir(exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+    }
+
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE_FILENAME = str(var_dir() / "celerybeat-schedule")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

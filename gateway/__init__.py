@@ -1,0 +1,1 @@
+"""The client-facing API: auth, request parsing, routing, relay and the /v1 views. No models."""

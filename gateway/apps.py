@@ -1,0 +1,10 @@
+"""App config of the gateway app."""
+
+from django.apps import AppConfig
+
+
+class GatewayConfig(AppConfig):
+    """The client-facing OpenAI-compatible API."""
+
+    name = "gateway"
+    verbose_name = "Gateway"

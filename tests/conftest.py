@@ -1,0 +1,36 @@
+"""Shared fixtures: a staff user with a DRF token, API clients, and a clean Redis per test."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> None:
+    """Each test starts with an empty cache (the real Redis under `make test`)."""
+    cache.clear()
+
+
+@pytest.fixture
+def staff_user(db: None) -> User:
+    """A staff user, as an operator of the management API."""
+    return User.objects.create_user("operator", password="operator-pass", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(staff_user: User) -> APIClient:
+    """An API client authenticated as staff with a DRF token (`Authorization: Token …`)."""
+    token = Token.objects.create(user=staff_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis that `make test` started."""
+    assert settings.REDIS_URL, "the suite runs with REDIS_URL set (make test)"
+    return str(settings.REDIS_URL)
