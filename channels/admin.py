@@ -17,6 +17,11 @@ NEW_SECRET_HELP = "Write-only: it is stored encrypted and never shown again."  #
 class ChannelForm(forms.ModelForm[Channel]):
     """The channel form; `api_key` is never rendered back, a masked hint is shown instead."""
 
+    base_url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text=Channel._meta.get_field("base_url").help_text,
+    )
     api_key = forms.CharField(
         required=False,
         strip=True,

@@ -12,16 +12,17 @@ from channels.models import ApiType, Channel, ChannelModel
 from channels.services import channel_set_api_key
 
 
-class AccountFactory(factory.django.DjangoModelFactory):
+class AccountFactory(factory.django.DjangoModelFactory[Account]):
     class Meta:
         model = Account
 
     name = factory.Sequence(lambda n: f"account-{n}")
 
 
-class ChannelFactory(factory.django.DjangoModelFactory):
+class ChannelFactory(factory.django.DjangoModelFactory[Channel]):
     class Meta:
         model = Channel
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"channel-{n}")
     provider = "openai"
@@ -37,7 +38,7 @@ class ChannelFactory(factory.django.DjangoModelFactory):
                 channel.save()
 
 
-class ChannelModelFactory(factory.django.DjangoModelFactory):
+class ChannelModelFactory(factory.django.DjangoModelFactory[ChannelModel]):
     class Meta:
         model = ChannelModel
 
@@ -47,7 +48,7 @@ class ChannelModelFactory(factory.django.DjangoModelFactory):
     output_price = Decimal("2")
 
 
-class ApiKeyFactory(factory.django.DjangoModelFactory):
+class ApiKeyFactory(factory.django.DjangoModelFactory[ApiKey]):
     """Creates a key with real key material; the secret is on `key.secret` for the test."""
 
     class Meta:
@@ -63,7 +64,7 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
         return key
 
 
-class UsageRecordFactory(factory.django.DjangoModelFactory):
+class UsageRecordFactory(factory.django.DjangoModelFactory[UsageRecord]):
     class Meta:
         model = UsageRecord
 

@@ -66,7 +66,6 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 SWITCHYARD_SERVE_STATIC = env.bool("SWITCHYARD_SERVE_STATIC", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 from config.settings.cache import *  # noqa: E402, F403
 from config.settings.database import *  # noqa: E402, F403
