@@ -15,6 +15,7 @@ from channels.services import ModelOffer, channel_create, channel_update
 from config.pagination import paginated_response
 
 DUPLICATE_MODEL = "Each model may appear only once per channel: {model!r} is repeated."
+MODEL_REQUIRED = "This field is required."
 
 
 class ChannelModelInput(serializers.Serializer[ModelOffer]):
@@ -60,7 +61,11 @@ class ChannelInput(serializers.ModelSerializer[Channel]):
         ]
 
     def validate_models(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Reject a model listed twice."""
+        """Require each entry's `model` (even in a PATCH) and reject a model listed twice."""
+        if any("model" not in item for item in value):
+            raise serializers.ValidationError(
+                [{} if "model" in item else {"model": [MODEL_REQUIRED]} for item in value]
+            )
         seen: set[str] = set()
         for item in value:
             if item["model"] in seen:

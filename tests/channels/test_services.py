@@ -1,11 +1,13 @@
 """Channel writes: secrets encrypted at rest and rotatable, models replaced as a whole."""
 
 from decimal import Decimal
+from io import StringIO
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
@@ -16,7 +18,6 @@ from channels.services import (
     ModelOffer,
     channel_create,
     channel_update,
-    channels_reencrypt_secrets,
 )
 
 SECRET = "sk-upstream-0123456789abcdefXYZ"
@@ -78,7 +79,9 @@ def test_key_rotation_keeps_old_secrets_readable_and_reencrypts_them():
 
     with override_settings(SWITCHYARD_ENCRYPTION_KEYS=[new_key, *old_keys]):
         assert channel_api_key(channel=channel) == SECRET
-        assert channels_reencrypt_secrets() == 1
+        out = StringIO()
+        call_command("rotate_channel_secrets", stdout=out)
+        assert "Re-encrypted 1 channel secret(s)" in out.getvalue()
 
     with override_settings(SWITCHYARD_ENCRYPTION_KEYS=[new_key]):
         assert channel_api_key(channel=Channel.objects.get(pk=channel.pk)) == SECRET

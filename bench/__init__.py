@@ -1,0 +1,1 @@
+"""Switchyard benchmark tooling: the fake upstream, the load driver and the report."""
