@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup --upstream-url http://127.0.0.1:$(FAKE_UPSTREAM_PORT)/v1 --gateway-url http://$(HOST):$(PORT)
+	@# Ctrl-C makes honcho stop every process and exit with 130: that is a clean stop.
 	SWITCHYARD_HOST=$(HOST) SWITCHYARD_PORT=$(PORT) FAKE_UPSTREAM_PORT=$(FAKE_UPSTREAM_PORT) \
-		$(BIN)/honcho start --procfile Procfile
+		$(BIN)/honcho start --procfile Procfile || [ $$? -eq 130 ]
 
 test: install
 	scripts/with-services $(BIN)/python -m pytest $(PYTEST_ARGS)
