@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from channels.models import Channel, ChannelModel, HealthCheck
+from channels.models import CHANNEL_SETTINGS, Channel, ChannelModel, HealthCheck
 from channels.services import channel_set_api_key, channels_set_enabled
 
 KEEP_SECRET_HELP = "Write-only. Leave it empty to keep the current secret ({hint})."  # noqa: S105
@@ -31,18 +31,7 @@ class ChannelForm(forms.ModelForm[Channel]):
 
     class Meta:
         model = Channel
-        fields = [
-            "name",
-            "provider",
-            "api_type",
-            "base_url",
-            "api_key",
-            "priority",
-            "weight",
-            "enabled",
-            "first_token_timeout",
-            "timeout",
-        ]
+        fields = [*CHANNEL_SETTINGS, "api_key"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

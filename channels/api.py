@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels.api_fields import MoneyField
-from channels.models import Channel
+from channels.models import CHANNEL_SETTINGS, Channel
 from channels.selectors import channel_list
 from channels.services import ModelOffer, channel_create, channel_update
 from config.pagination import paginated_response
@@ -46,19 +46,7 @@ class ChannelInput(serializers.ModelSerializer[Channel]):
 
     class Meta:
         model = Channel
-        fields = [
-            "name",
-            "provider",
-            "api_type",
-            "base_url",
-            "api_key",
-            "priority",
-            "weight",
-            "enabled",
-            "first_token_timeout",
-            "timeout",
-            "models",
-        ]
+        fields = [*CHANNEL_SETTINGS, "api_key", "models"]
 
     def validate_models(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Require each entry's `model` (even in a PATCH) and reject a model listed twice."""
@@ -84,16 +72,8 @@ class ChannelOutput(serializers.ModelSerializer[Channel]):
         model = Channel
         fields = [
             "id",
-            "name",
-            "provider",
-            "api_type",
-            "base_url",
+            *CHANNEL_SETTINGS,
             "api_key",
-            "priority",
-            "weight",
-            "enabled",
-            "first_token_timeout",
-            "timeout",
             "status",
             "status_reason",
             "status_changed_at",

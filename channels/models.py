@@ -24,6 +24,20 @@ class ChannelStatus(models.TextChoices):
     DOWN = "down"
 
 
+# What an operator sets on a channel (besides its secret and models), in form and API order.
+CHANNEL_SETTINGS = (
+    "name",
+    "provider",
+    "api_type",
+    "base_url",
+    "priority",
+    "weight",
+    "enabled",
+    "first_token_timeout",
+    "timeout",
+)
+
+
 class Channel(models.Model):
     """One upstream account: a wire protocol, a base URL, a secret, and the models it serves."""
 
