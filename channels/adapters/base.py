@@ -1,0 +1,142 @@
+"""The contract between the relay and the wire-protocol adapters: plain data, no I/O.
+
+An adapter builds the upstream request for one attempt and translates what comes back into
+OpenAI's chat completion format, stamped with the gateway's identity (public model, provider)
+and priced. The relay owns the sockets and decides retries; adapters only translate.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one request; cached ⊆ prompt and reasoning ⊆ completion."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Metering:
+    """How the gateway prices a request: `cost(usage)` in USD, and `estimate(completion_chars)`,
+    the usage to assume (prompt estimated from the request) when the upstream reports none."""
+
+    cost: Callable[[Usage], Decimal]
+    estimate: Callable[[int], Usage]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamTarget:
+    """Where and as whom one attempt calls: the channel's API root, secret and model name."""
+
+    base_url: str
+    api_key: str
+    upstream_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """An HTTP POST ready to send."""
+
+    url: str
+    headers: dict[str, str]
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseIdentity:
+    """Stamped on every response and chunk: the public model served and the provider slug."""
+
+    model: str
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatedResponse:
+    """A complete OpenAI `chat.completion` body, always with `usage` (incl. `cost`) filled in:
+    the upstream's usage, or the metering's estimate when it gave none (`usage_estimated`)."""
+
+    body: bytes
+    usage: Usage
+    usage_estimated: bool
+
+
+class BadUpstreamResponse(Exception):
+    """The upstream answered something that is not its protocol (malformed JSON or event)."""
+
+
+class UpstreamStreamError(Exception):
+    """The upstream reported an error inside its stream."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class StreamTranslator(ABC):
+    """Turns an upstream stream into OpenAI SSE events for the client, keeping running usage.
+
+    `feed` takes raw bytes as they arrive (events may be split anywhere) and returns complete
+    client events (`data: …\\n\\n`). It raises BadUpstreamResponse or UpstreamStreamError.
+    """
+
+    content_started: bool = False
+    """Whether an event carrying content (text, reasoning, a tool call, a refusal) was returned:
+    the relay's commit point."""
+
+    done: bool = False
+    """Whether the upstream ended its stream properly."""
+
+    usage: Usage | None = None
+    """The upstream's usage, once it has reported it."""
+
+    completion_chars: int = 0
+    """Characters of generated text so far, to estimate usage when the upstream gives none."""
+
+    @abstractmethod
+    def feed(self, data: bytes) -> list[bytes]:
+        """Consume upstream bytes; return the client events they complete."""
+
+    @abstractmethod
+    def finish(self) -> list[bytes]:
+        """After a proper end: the trailing events — the usage chunk (with `cost`; estimated by
+        the metering if the upstream gave none) when the client asked for usage — and `[DONE]`."""
+
+    @abstractmethod
+    def error_event(self, *, message: str, code: str) -> bytes:
+        """One chunk-shaped in-band error event (then the stream ends), per protocol §10.3."""
+
+
+class Adapter(ABC):
+    """Translator for one wire protocol (`api_type`)."""
+
+    api_type: str
+
+    @abstractmethod
+    def build_request(
+        self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
+    ) -> UpstreamRequest:
+        """The upstream request for an OpenAI-format `body`; streaming always asks for usage."""
+
+    @abstractmethod
+    def translate_response(
+        self, *, payload: bytes, identity: ResponseIdentity, metering: Metering
+    ) -> TranslatedResponse:
+        """A non-streaming upstream answer as OpenAI JSON; raise BadUpstreamResponse if garbled."""
+
+    @abstractmethod
+    def stream_translator(
+        self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
+    ) -> StreamTranslator:
+        """A fresh translator for one streamed answer."""
+
+    @abstractmethod
+    def error_message(self, *, status: int, payload: bytes) -> str:
+        """A readable message from an upstream error body (falls back to the status)."""

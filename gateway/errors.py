@@ -1,0 +1,114 @@
+"""The gateway's error family: each knows its HTTP status, OpenAI `type` and `code`."""
+
+from typing import Any, ClassVar
+
+import orjson
+
+
+class GatewayError(Exception):
+    """An error answered to the client in the OpenAI envelope (JSON, or one SSE event)."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.http_status = status or self.status
+        self.error_code = code or self.code
+        self.retry_after = retry_after
+
+    def envelope(self) -> dict[str, Any]:
+        """`{"error": {"message", "type", "param", "code"}}`."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.error_code,
+            }
+        }
+
+    def body(self) -> bytes:
+        """The envelope as JSON bytes."""
+        return orjson.dumps(self.envelope())
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers: `retry-after` (whole seconds, at most 60) when known."""
+        if self.retry_after is None:
+            return {}
+        return {"retry-after": str(max(1, min(60, round(self.retry_after))))}
+
+
+class InvalidRequest(GatewayError):
+    """The request body is malformed or out of range; `param` names the field."""
+
+    status, type, code = 400, "invalid_request_error", "invalid_request"
+
+
+class RequestTooLarge(GatewayError):
+    """The request body exceeds GATEWAY_MAX_BODY_BYTES."""
+
+    status, type, code = 413, "invalid_request_error", "request_too_large"
+
+
+class InvalidApiKey(GatewayError):
+    """The client's gateway key is missing, unknown, revoked or expired."""
+
+    status, type, code = 401, "authentication_error", "invalid_api_key"
+
+
+class ModelNotAllowed(GatewayError):
+    """The key's allowlist does not include the model."""
+
+    status, type, code = 403, "permission_error", "model_not_allowed"
+
+
+class ModelNotFound(GatewayError):
+    """No enabled channel serves the model."""
+
+    status, type, code = 404, "invalid_request_error", "model_not_found"
+
+
+class NoAvailableChannel(GatewayError):
+    """Routing filters (only, ignore, order without fallbacks, max_price) left no channel."""
+
+    status, type, code = 404, "invalid_request_error", "no_available_channel"
+
+
+class NoHealthyChannel(GatewayError):
+    """Every candidate channel is marked down or its breaker is open."""
+
+    status, type, code = 503, "upstream_error", "no_healthy_channel"
+
+
+class AllChannelsFailed(GatewayError):
+    """Every attempt failed; 429 when all were rate limited, 504 when all timed out."""
+
+    status, type, code = 503, "upstream_error", "all_channels_failed"
+
+
+class UpstreamRejected(GatewayError):
+    """An upstream refused the request itself (400/413/422): the client's to fix, not retried."""
+
+    status, type, code = 400, "invalid_request_error", "upstream_invalid_request"
+
+
+class UpstreamStreamFailed(GatewayError):
+    """The upstream failed after the stream was committed; sent in-band, then the stream ends."""
+
+    status, type, code = 502, "upstream_error", "upstream_stream_error"
+
+
+class InternalError(GatewayError):
+    """A bug in the gateway; the message never carries details."""

@@ -1,0 +1,72 @@
+"""Wire types of the request path: the parsed request, routing preferences, offers, health."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+SortBy = Literal["price", "latency", "throughput"]
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPreferences:
+    """OpenRouter's `provider` object, validated; provider slugs are lower-case."""
+
+    only: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    order: tuple[str, ...] | None = None
+    allow_fallbacks: bool = True
+    sort: SortBy | None = None
+    sort_partition: Literal["model", "none"] = "model"
+    max_price_prompt: Decimal | None = None
+    max_price_completion: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A validated chat completion request; `body` is what goes upstream (minus our fields)."""
+
+    model: str
+    body: dict[str, Any]
+    stream: bool = False
+    include_usage: bool = False
+    fallback_models: tuple[str, ...] = ()
+    provider: ProviderPreferences = field(default_factory=ProviderPreferences)
+    max_output_tokens: int | None = None
+    n: int = 1
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One enabled channel serving one public model: where to send it and what it costs."""
+
+    channel_id: int
+    channel_name: str
+    provider: str
+    api_type: str
+    base_url: str
+    api_key: str
+    model: str
+    upstream_model: str
+    priority: int = 0
+    weight: int = 1
+    input_price: Decimal = Decimal(0)
+    output_price: Decimal = Decimal(0)
+    cached_input_price: Decimal | None = None
+    first_token_timeout: float = 60.0
+    timeout: float = 300.0
+    status: str = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """What routing knows of a channel's recent behaviour; unknown figures are None."""
+
+    breaker: BreakerState = "closed"
+    recently_failed: bool = False
+    latency_ms: float | None = None
+    throughput: float | None = None
+
+
+HEALTHY = ChannelHealth()
