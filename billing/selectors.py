@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 
-from billing.models import Account, UsageRecord
+from billing.models import Account, ApiKey, UsageRecord
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,13 @@ def account_ledger_sum(*, account: Account) -> Decimal:
     """The sum of an account's ledger entries, which its balance must equal."""
     total = account.ledger_entries.aggregate(total=Sum("amount"))["total"]
     return total if total is not None else Decimal(0)
+
+
+def api_key_by_hash(*, key_hash: str) -> ApiKey | None:
+    """The key stored under this hash, revoked or not."""
+    return ApiKey.objects.filter(key_hash=key_hash).first()
+
+
+def usage_record_of_key(*, record_id: str, key_id: int) -> UsageRecord | None:
+    """One usage record, only if it was made with the given key."""
+    return UsageRecord.objects.filter(pk=record_id, key_id=key_id).first()

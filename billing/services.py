@@ -1,11 +1,12 @@
 """Writes to billing: accounts, the credit ledger and API keys."""
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.keys import generate_key
@@ -109,3 +110,52 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
     return key
+
+
+@transaction.atomic
+def usage_records_save(*, records: Sequence[UsageRecord]) -> int:
+    """Store new usage records and charge their costs to the ledger, all in one transaction.
+
+    A record whose id is already stored is skipped, so a retried batch never charges twice.
+    Returns how many records were new.
+    """
+    stored = set(
+        UsageRecord.objects.filter(pk__in=[record.pk for record in records]).values_list(
+            "pk", flat=True
+        )
+    )
+    new = [record for record in records if record.pk not in stored]
+    UsageRecord.objects.bulk_create(new)
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            account_id=record.account_id,
+            kind=LedgerKind.CHARGE,
+            amount=-record.cost,
+            usage_record=record,
+            description=record.served_model or record.model,
+            created_at=record.created_at,
+        )
+        for record in new
+        if record.cost > 0
+    )
+    spent_by_account: defaultdict[int, Decimal] = defaultdict(Decimal)
+    spent_by_key: defaultdict[int, Decimal] = defaultdict(Decimal)
+    last_use: dict[int, datetime] = {}
+    for record in new:
+        spent_by_account[record.account_id] += record.cost
+        spent_by_key[record.key_id] += record.cost
+        last_use[record.key_id] = max(
+            record.created_at, last_use.get(record.key_id, record.created_at)
+        )
+    # Rows are updated in id order so that concurrent batches cannot deadlock.
+    for account_id in sorted(spent_by_account):
+        Account.objects.filter(pk=account_id).update(
+            balance=F("balance") - spent_by_account[account_id]
+        )
+    for key_id in sorted(spent_by_key):
+        used = Q(last_used_at__isnull=True) | Q(last_used_at__lt=last_use[key_id])
+        ApiKey.objects.filter(pk=key_id).update(
+            spend_in_period=F("spend_in_period") + spent_by_key[key_id]
+        )
+        ApiKey.objects.filter(used, pk=key_id).update(last_used_at=last_use[key_id])
+    return len(new)

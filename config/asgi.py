@@ -10,8 +10,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 django_application = get_asgi_application()
 
-# Serve the admin's and dashboard's static files from the app itself unless a front proxy does.
-application = (
+from gateway.lifespan import GatewayLifespan  # noqa: E402 (needs the app registry ready)
+
+# Serve the admin's static files from the app itself unless a front proxy does.
+application = GatewayLifespan(
     ASGIStaticFilesHandler(django_application)
     if settings.SWITCHYARD_SERVE_STATIC
     else django_application

@@ -1,11 +1,16 @@
-"""URL routes: the admin, the management API, and the service probes."""
+"""URL routes: the client API (and its aliases), the admin, the management API, the probes."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from gateway.probes import healthz, readyz
+from gateway.views import ChatCompletionsView
 
 urlpatterns = [
+    path("v1/", include("gateway.urls")),
+    path("api/v1/", include(("gateway.urls", "gateway"), namespace="api-v1")),
+    path("openai/v1/", include(("gateway.urls", "gateway"), namespace="openai-v1")),
+    path("chat/completions", ChatCompletionsView.as_view(), name="chat-completions-bare"),
     path("admin/", admin.site.urls),
     path("api/admin/", include("channels.urls")),
     path("api/admin/", include("billing.urls")),

@@ -80,6 +80,12 @@ class ModelNotFound(GatewayError):
     status, type, code = 404, "invalid_request_error", "model_not_found"
 
 
+class GenerationNotFound(GatewayError):
+    """No usage record with that id was made with the calling key."""
+
+    status, type, code = 404, "invalid_request_error", "generation_not_found"
+
+
 class NoAvailableChannel(GatewayError):
     """Routing filters (only, ignore, order without fallbacks, max_price) left no channel."""
 

@@ -70,3 +70,19 @@ class ChannelHealth:
 
 
 HEALTHY = ChannelHealth()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyContext:
+    """What the request path knows of the calling API key (cached for a few seconds)."""
+
+    key_id: int
+    account_id: int
+    prefix: str
+    allowed_models: frozenset[str]
+    expires_at_epoch: float | None
+    revoked: bool
+
+    def allows(self, model: str) -> bool:
+        """Whether the key may use `model` (an empty allowlist allows every model)."""
+        return not self.allowed_models or model in self.allowed_models

@@ -17,4 +17,6 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every upstream request at INFO: noise, and CPU on the request path.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }

@@ -1,0 +1,452 @@
+"""OpenAI-compatible upstreams (OpenAI, OpenRouter, vLLM, DeepSeek, …): nearly a pass-through.
+
+The request keeps every field the client sent; the answer is re-stamped with the gateway's
+identity (public model, provider, one id per stream), its usage priced, reasoning mirrored as
+`reasoning_content` and nonstandard finish reasons normalised (protocol §9, §10.4).
+"""
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, TypeGuard
+
+import orjson
+
+from channels.adapters.base import (
+    Adapter,
+    BadUpstreamResponse,
+    Metering,
+    ResponseIdentity,
+    StreamTranslator,
+    TranslatedResponse,
+    UpstreamRequest,
+    UpstreamStreamError,
+    UpstreamTarget,
+    Usage,
+)
+from config.log_filters import scrub
+
+CHAT_PATH = "/chat/completions"
+ERROR_BODY_CHARS = 300
+STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+"""An upstream that sends this much without ending an event is not speaking SSE."""
+
+STANDARD_FINISH_REASONS = frozenset(
+    {"stop", "length", "tool_calls", "content_filter", "function_call"}
+)
+FINISH_REASON_MAP = {"max_tokens": "length", "tool_use": "tool_calls", "end_turn": "stop"}
+
+_DATA = b"data: "
+_END = b"\n\n"
+_DONE_EVENT = b"data: [DONE]\n\n"
+_DONE = b"[DONE]"
+
+
+def generate_id() -> str:
+    """A fresh OpenAI-shaped completion id, for upstreams that send none."""
+    return f"chatcmpl-{os.urandom(12).hex()}"
+
+
+def _count(value: object) -> int:
+    """A token count as reported, or 0 when absent, negative or not a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    if isinstance(value, float) and 0 <= value < 1e18:
+        return int(value)
+    return 0
+
+
+def _reports_usage(raw: object) -> TypeGuard[dict[str, Any]]:
+    return isinstance(raw, dict) and ("prompt_tokens" in raw or "completion_tokens" in raw)
+
+
+def usage_from(raw: Mapping[str, Any]) -> Usage:
+    """Usage from an OpenAI `usage` object; missing details count as 0."""
+    prompt_details = raw.get("prompt_tokens_details")
+    if isinstance(prompt_details, dict):
+        cached = _count(prompt_details.get("cached_tokens"))
+    else:  # DeepSeek's older spelling
+        cached = _count(raw.get("prompt_cache_hit_tokens"))
+    completion_details = raw.get("completion_tokens_details")
+    reasoning = (
+        _count(completion_details.get("reasoning_tokens"))
+        if isinstance(completion_details, dict)
+        else 0
+    )
+    return Usage(
+        prompt_tokens=_count(raw.get("prompt_tokens")),
+        completion_tokens=_count(raw.get("completion_tokens")),
+        cached_tokens=cached,
+        reasoning_tokens=reasoning,
+    )
+
+
+def _priced_usage(
+    raw: Mapping[str, Any] | None, usage: Usage, metering: Metering
+) -> dict[str, Any]:
+    """The client-facing `usage` object: the upstream's (every field kept) or the estimate's
+    counts, with `total_tokens` and `cost` (USD) filled in."""
+    body: dict[str, Any] = {} if raw is None else dict(raw)
+    if raw is None:
+        body["prompt_tokens"] = usage.prompt_tokens
+        body["completion_tokens"] = usage.completion_tokens
+    if body.get("total_tokens") is None:
+        body["total_tokens"] = usage.prompt_tokens + usage.completion_tokens
+    body["cost"] = float(metering.cost(usage))
+    return body
+
+
+def _normalise_finish(choice: dict[str, Any], reason: object) -> None:
+    choice["native_finish_reason"] = reason
+    choice["finish_reason"] = (
+        FINISH_REASON_MAP.get(reason, "stop") if isinstance(reason, str) else "stop"
+    )
+
+
+def _generated_chars(message: dict[str, Any]) -> int:
+    """Characters of generated text in a message or delta; mirrors `reasoning` as
+    `reasoning_content` (the gateway's spelling, protocol §9) when only the former is present."""
+    chars = 0
+    value = message.get("content")
+    if isinstance(value, str):
+        chars += len(value)
+    value = message.get("reasoning_content")
+    if value is None:
+        value = message.get("reasoning")
+        if isinstance(value, str):
+            message["reasoning_content"] = value
+    if isinstance(value, str):
+        chars += len(value)
+    value = message.get("refusal")
+    if isinstance(value, str):
+        chars += len(value)
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                chars += _call_chars(function)
+    function = message.get("function_call")
+    if isinstance(function, dict):
+        chars += _call_chars(function)
+    return chars
+
+
+def _call_chars(function: dict[str, Any]) -> int:
+    chars = 0
+    name = function.get("name")
+    if isinstance(name, str):
+        chars += len(name)
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        chars += len(arguments)
+    return chars
+
+
+def _stream_error(error: object) -> UpstreamStreamError:
+    message = STREAM_ERROR_FALLBACK
+    code: str | None = None
+    if isinstance(error, dict):
+        if isinstance(error.get("message"), str) and error["message"]:
+            message = error["message"]
+        raw_code = error.get("code")
+        code = None if raw_code is None else str(raw_code)
+    elif isinstance(error, str):
+        message = error
+    return UpstreamStreamError(scrub(message), code=code)
+
+
+def _event_payload(block: bytes) -> bytes | None:
+    """The data of one SSE event block (lines already `\\n`-separated), or None if it has none."""
+    if block.startswith(_DATA) and b"\n" not in block:
+        return block[6:]
+    lines = []
+    for line in block.split(b"\n"):
+        if not line or line[:1] == b":":
+            continue
+        field, _, value = line.partition(b":")
+        if field == b"data":
+            lines.append(value[1:] if value[:1] == b" " else value)
+    return b"\n".join(lines) if lines else None
+
+
+class OpenAIStreamTranslator(StreamTranslator):
+    """Re-frames an OpenAI-compatible SSE stream for the client (protocol §3, §10.3)."""
+
+    def __init__(
+        self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
+    ) -> None:
+        self.identity = identity
+        self.include_usage = include_usage
+        self.metering = metering
+        self.content_started = False
+        self.done = False
+        self.usage = None
+        self.completion_chars = 0
+        self._raw_usage: dict[str, Any] | None = None
+        self._parts: list[bytes] = []
+        self._buffered = 0
+        self._id: str | None = None
+        self._created = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Consume upstream bytes; return the client events they complete."""
+        if self.done:
+            return []
+        parts = self._parts
+        if parts:
+            if b"\n" not in data and b"\r" not in data:  # the middle of a long event
+                parts.append(data)
+                self._buffered += len(data)
+                if self._buffered > MAX_EVENT_BYTES:
+                    raise BadUpstreamResponse("upstream stream event exceeds the size limit")
+                return []
+            parts.append(data)
+            data = b"".join(parts)
+            parts.clear()
+        tail = b""
+        if b"\r" in data:
+            if data[-1:] == b"\r":  # may be the first half of a CRLF split across reads
+                data, tail = data[:-1], b"\r"
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        blocks = data.split(_END)
+        pending = blocks.pop() + tail if tail else blocks.pop()
+        events: list[bytes] = []
+        # Events completed before a failure in the same read are dropped with it, and the commit
+        # point stays where the returned events left it: before content, the relay can still
+        # fall back as if nothing had been received.
+        started = self.content_started
+        try:
+            for block in blocks:
+                payload = _event_payload(block)
+                if payload is None:
+                    continue
+                if payload == _DONE:
+                    self._end()
+                    return events
+                try:
+                    chunk = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    stripped = payload.strip()
+                    if stripped == _DONE:
+                        self._end()
+                        return events
+                    if not stripped:
+                        continue
+                    raise BadUpstreamResponse("upstream sent a malformed stream event") from None
+                event = self._translate(chunk)
+                if event is not None:
+                    events.append(event)
+        except (BadUpstreamResponse, UpstreamStreamError):
+            self.content_started = started
+            raise
+        if pending:
+            self._hold(pending)
+        return events
+
+    def _end(self) -> None:
+        self.done = True
+        self._parts.clear()
+
+    def _hold(self, pending: bytes) -> None:
+        """Keep the start of an incomplete event for the next read."""
+        # `data: [DONE]` whose blank line never comes (the upstream closes right after it).
+        if _DONE in pending[-8:] and _event_payload(pending.rstrip(b"\r\n")) == _DONE:
+            self._end()
+            return
+        if len(pending) > MAX_EVENT_BYTES:
+            raise BadUpstreamResponse("upstream stream event exceeds the size limit")
+        self._parts.append(pending)
+        self._buffered = len(pending)
+
+    def _translate(self, chunk: Any) -> bytes | None:
+        if not isinstance(chunk, dict):
+            raise BadUpstreamResponse("upstream stream event is not a JSON object")
+        error = chunk.get("error")
+        if error:
+            raise _stream_error(error)
+        choices = chunk.get("choices")
+        usage = chunk.get("usage")
+        if usage is not None:
+            if _reports_usage(usage):
+                self._raw_usage = usage
+                self.usage = usage_from(usage)
+            if not choices:
+                return None  # the usage chunk: sent by finish(), priced
+        if not isinstance(choices, list):
+            raise BadUpstreamResponse("upstream stream event has no choices list")
+        if self._id is None:
+            self._adopt_identity(chunk)
+        chunk["id"] = self._id
+        chunk["object"] = "chat.completion.chunk"
+        chunk["created"] = self._created
+        chunk["model"] = self.identity.model
+        chunk["provider"] = self.identity.provider
+        if self.include_usage:
+            chunk["usage"] = None
+        else:
+            chunk.pop("usage", None)
+        started = self.content_started
+        for choice in choices:
+            if not isinstance(choice, dict):
+                raise BadUpstreamResponse("upstream stream choice is not an object")
+            reason = choice.get("finish_reason")
+            if reason is not None:
+                started = True
+                if not isinstance(reason, str) or reason not in STANDARD_FINISH_REASONS:
+                    _normalise_finish(choice, reason)
+            delta = choice.get("delta")
+            if delta and isinstance(delta, dict):
+                chars = _generated_chars(delta)
+                self.completion_chars += chars
+                if not started and (chars or delta.get("tool_calls") or delta.get("function_call")):
+                    started = True
+        self.content_started = started
+        return _DATA + orjson.dumps(chunk) + _END
+
+    def _adopt_identity(self, chunk: dict[str, Any]) -> None:
+        upstream_id = chunk.get("id")
+        self._id = upstream_id if upstream_id and isinstance(upstream_id, str) else generate_id()
+        created = chunk.get("created")
+        self._created = created if isinstance(created, int) else int(time.time())
+
+    def _identity(self) -> tuple[str, int]:
+        if self._id is None:
+            self._id, self._created = generate_id(), int(time.time())
+        return self._id, self._created
+
+    def finish(self) -> list[bytes]:
+        """The priced usage chunk (when the client asked for usage), then `[DONE]`."""
+        if not self.include_usage:
+            return [_DONE_EVENT]
+        usage = self.usage
+        if usage is None:
+            usage = self.metering.estimate(self.completion_chars)
+        chunk_id, created = self._identity()
+        chunk = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": self.identity.model,
+            "provider": self.identity.provider,
+            "choices": [],
+            "usage": _priced_usage(self._raw_usage, usage, self.metering),
+        }
+        return [_DATA + orjson.dumps(chunk) + _END, _DONE_EVENT]
+
+    def error_event(self, *, message: str, code: str) -> bytes:
+        """One chunk-shaped in-band error event, per protocol §10.3."""
+        chunk_id, created = self._identity()
+        chunk = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": self.identity.model,
+            "provider": self.identity.provider,
+            "error": {
+                "message": scrub(message),
+                "type": "upstream_error",
+                "param": None,
+                "code": code,
+            },
+            "choices": [{"index": 0, "delta": {}, "finish_reason": None}],
+        }
+        return _DATA + orjson.dumps(chunk) + _END
+
+
+class OpenAICompatAdapter(Adapter):
+    """The OpenAI chat completions protocol, spoken by most hosted and self-hosted servers."""
+
+    api_type = "openai"
+
+    def build_request(
+        self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
+    ) -> UpstreamRequest:
+        """POST `<base_url>/chat/completions` with the client's body, the upstream model name and,
+        when streaming, `stream_options.include_usage` forced on."""
+        payload = dict(body)
+        payload["model"] = target.upstream_model
+        if stream:
+            payload["stream"] = True
+            options = body.get("stream_options")
+            merged = dict(options) if isinstance(options, Mapping) else {}
+            merged["include_usage"] = True
+            payload["stream_options"] = merged
+        else:
+            # OpenAI rejects stream_options without stream (400).
+            payload.pop("stream_options", None)
+            if "stream" in payload:
+                payload["stream"] = False
+        headers = {"content-type": "application/json"}
+        if target.api_key:
+            headers["authorization"] = f"Bearer {target.api_key}"
+        return UpstreamRequest(
+            url=target.base_url.rstrip("/") + CHAT_PATH,
+            headers=headers,
+            content=orjson.dumps(payload),
+        )
+
+    def translate_response(
+        self, *, payload: bytes, identity: ResponseIdentity, metering: Metering
+    ) -> TranslatedResponse:
+        """The upstream's `chat.completion`, stamped and priced (estimated if it gave no usage)."""
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise BadUpstreamResponse("upstream answered malformed JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+            raise BadUpstreamResponse("upstream answer has no choices list")
+        upstream_id = body.get("id")
+        body["id"] = upstream_id if upstream_id and isinstance(upstream_id, str) else generate_id()
+        body.setdefault("object", "chat.completion")
+        if body.get("created").__class__ is not int:
+            body["created"] = int(time.time())
+        body["model"] = identity.model
+        body["provider"] = identity.provider
+        completion_chars = 0
+        for choice in body["choices"]:
+            if not isinstance(choice, dict):
+                raise BadUpstreamResponse("upstream answer has a choice that is not an object")
+            reason = choice.get("finish_reason")
+            if reason is not None and (
+                not isinstance(reason, str) or reason not in STANDARD_FINISH_REASONS
+            ):
+                _normalise_finish(choice, reason)
+            message = choice.get("message")
+            if isinstance(message, dict):
+                completion_chars += _generated_chars(message)
+        raw = body.get("usage")
+        if _reports_usage(raw):
+            usage, estimated = usage_from(raw), False
+        else:
+            raw, usage, estimated = None, metering.estimate(completion_chars), True
+        body["usage"] = _priced_usage(raw, usage, metering)
+        return TranslatedResponse(orjson.dumps(body), usage, estimated)
+
+    def stream_translator(
+        self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
+    ) -> StreamTranslator:
+        """A fresh translator for one streamed answer."""
+        return OpenAIStreamTranslator(
+            identity=identity, include_usage=include_usage, metering=metering
+        )
+
+    def error_message(self, *, status: int, payload: bytes) -> str:
+        """The envelope's `error.message` (or a string `error`, or `message`), else the start of
+        the body, else the status; credentials scrubbed."""
+        message = ""
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, dict):
+            error = body.get("error")
+            candidates = (
+                error.get("message") if isinstance(error, dict) else error,
+                body.get("message"),
+            )
+            message = next((c for c in candidates if isinstance(c, str) and c.strip()), "")
+        if not message:
+            message = payload.decode("utf-8", "replace").strip()[:ERROR_BODY_CHARS]
+        return scrub(message or f"upstream answered HTTP {status}")

@@ -1,0 +1,109 @@
+"""What one client request leaves behind: its attempts and its usage draft (pure data).
+
+The draft becomes exactly one UsageRecord (and its ledger charge) in the recorder's thread.
+"""
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from billing.pricing import Prices, usage_cost
+from channels.adapters.base import Usage
+from gateway.schemas import Offer
+
+
+def new_request_id() -> str:
+    """A unique, time-ordered request id (also the usage record's primary key)."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+def offer_prices(offer: Offer) -> Prices:
+    """The unit prices of an offer, USD per 1M tokens."""
+    return Prices(
+        input=offer.input_price, output=offer.output_price, cached_input=offer.cached_input_price
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptLog:
+    """One upstream attempt as the record lists it."""
+
+    channel: str
+    provider: str
+    outcome: str
+    http_status: int | None
+    latency_ms: int
+    error: str = ""
+
+
+@dataclass(slots=True)
+class UsageDraft:
+    """The fields of one UsageRecord, filled in as the request goes."""
+
+    id: str
+    created_at: datetime
+    account_id: int
+    key_id: int
+    model: str
+    stream: bool = False
+    status: str = "error"
+    http_status: int = 500
+    error_code: str = ""
+    served_model: str = ""
+    provider: str = ""
+    channel_id: int | None = None
+    usage: Usage = field(default_factory=Usage)
+    usage_source: str = "provider"
+    input_price: Decimal | None = None
+    output_price: Decimal | None = None
+    cached_input_price: Decimal | None = None
+    cost: Decimal = Decimal(0)
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    attempts: list[AttemptLog] = field(default_factory=list)
+    user: str = ""
+
+    def serve(self, offer: Offer, usage: Usage, *, estimated: bool) -> None:
+        """Bill the request to `offer` for `usage`, at the offer's prices."""
+        self.served_model = offer.model
+        self.provider = offer.provider
+        self.channel_id = offer.channel_id
+        self.usage = usage
+        self.usage_source = "estimated" if estimated else "provider"
+        self.input_price = offer.input_price
+        self.output_price = offer.output_price
+        self.cached_input_price = offer.cached_input_price
+        self.cost = usage_cost(usage, offer_prices(offer))
+
+    def record_fields(self) -> dict[str, Any]:
+        """Keyword arguments for `UsageRecord(...)`."""
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "account_id": self.account_id,
+            "key_id": self.key_id,
+            "model": self.model,
+            "served_model": self.served_model,
+            "provider": self.provider,
+            "channel_id": self.channel_id,
+            "stream": self.stream,
+            "status": self.status,
+            "http_status": self.http_status,
+            "error_code": self.error_code,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "cached_tokens": self.usage.cached_tokens,
+            "reasoning_tokens": self.usage.reasoning_tokens,
+            "usage_source": self.usage_source,
+            "input_price": self.input_price,
+            "output_price": self.output_price,
+            "cached_input_price": self.cached_input_price,
+            "cost": self.cost,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "attempts": [asdict(attempt) for attempt in self.attempts],
+            "user": self.user[:256],
+        }

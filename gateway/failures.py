@@ -1,0 +1,83 @@
+"""Classify failed upstream attempts (protocol §10.2) and sum them up for the client (pure)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from gateway.errors import AllChannelsFailed, GatewayError, UpstreamRejected
+
+CLIENT_ERROR_STATUSES = frozenset({400, 413, 422})
+CREDENTIAL_STATUSES = frozenset({401, 402, 403})
+CHANNEL_CREDENTIALS_REFUSED = "the channel's credentials were refused upstream"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why one attempt failed; `retryable` means the next channel may be tried."""
+
+    outcome: str
+    retryable: bool
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a `retry-after` header (seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def classify_status(status: int, message: str, retry_after: float | None = None) -> Failure:
+    """The failure an upstream HTTP status means; 400/413/422 are the client's own."""
+    if status in CLIENT_ERROR_STATUSES:
+        return Failure("rejected", False, message, status)
+    if status in CREDENTIAL_STATUSES:
+        return Failure("channel_auth", True, CHANNEL_CREDENTIALS_REFUSED, status)
+    if status == 429:
+        return Failure("rate_limited", True, message, status, retry_after)
+    if status == 404:
+        return Failure("upstream_not_found", True, message, status)
+    if status >= 500 or status in {408, 409}:
+        return Failure("server_error", True, message, status, retry_after)
+    return Failure("bad_response", True, message, status)
+
+
+def timeout_failure(seconds: float) -> Failure:
+    """No answer (or no first token) in time."""
+    return Failure("timeout", True, f"no answer within {seconds:g} s")
+
+
+def connection_failure(error: Exception) -> Failure:
+    """The connection failed or broke before an answer."""
+    return Failure("connect_error", True, f"connection failed ({type(error).__name__})")
+
+
+def exhausted(failures: Sequence[Failure], model: str) -> GatewayError:
+    """The error for a request whose every attempt failed (or whose upstream rejected it)."""
+    last = failures[-1] if failures else None
+    if last is not None and last.outcome == "rejected":
+        return UpstreamRejected(last.message, status=last.status)
+    reasons = "; ".join(
+        f"{failure.status} {failure.message}" if failure.status else failure.message
+        for failure in failures
+    )
+    message = f"All channels for model '{model}' failed: {reasons or 'no attempt was possible'}"
+    outcomes = {failure.outcome for failure in failures}
+    waits = [failure.retry_after for failure in failures if failure.retry_after is not None]
+    retry_after = max(waits) if waits else None
+    if outcomes == {"rate_limited"}:
+        return AllChannelsFailed(message, status=429, retry_after=retry_after or 1.0)
+    if outcomes == {"timeout"}:
+        return AllChannelsFailed(message, status=504)
+    return AllChannelsFailed(message, retry_after=retry_after)

@@ -1,0 +1,118 @@
+"""Writes usage records off the request path: a queue drained by one writer thread in batches.
+
+Requests only enqueue (no I/O). The thread stores each batch with its ledger charges in one
+transaction and retries a failed batch, so nothing is lost while the process lives; at exit
+(SIGTERM under uvicorn ends in a normal interpreter exit) the queue is drained first.
+"""
+
+import atexit
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from django.db import DataError, IntegrityError, close_old_connections, connections
+
+from billing.models import UsageRecord
+from billing.services import usage_records_save
+from gateway.accounting import UsageDraft
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    done: threading.Event
+
+
+class UsageRecorder:
+    """One writer thread per process, started on first use."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[UsageDraft | _Flush | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, draft: UsageDraft) -> None:
+        """Queue a finished request's draft; returns at once."""
+        self._ensure_thread()
+        self._queue.put(draft)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is stored; False on timeout."""
+        self._ensure_thread()
+        done = threading.Event()
+        self._queue.put(_Flush(done))
+        return done.wait(timeout)
+
+    def stop(self) -> None:
+        """Store what is queued, then end the thread (called at interpreter exit)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="usage-recorder", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        running = True
+        while running:
+            batch: list[UsageDraft] = []
+            flushes: list[_Flush] = []
+            item = self._queue.get()
+            while True:
+                if item is None:
+                    running = False
+                elif isinstance(item, _Flush):
+                    flushes.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= BATCH_SIZE:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._store(batch)
+            for flush in flushes:
+                flush.done.set()
+        connections.close_all()
+
+    def _store(self, batch: list[UsageDraft]) -> None:
+        """Store a batch; wait out database outages, set aside a record the database refuses."""
+        try:
+            self._save_retrying([UsageRecord(**draft.record_fields()) for draft in batch])
+        except (IntegrityError, DataError):
+            for draft in batch:
+                try:
+                    self._save_retrying([UsageRecord(**draft.record_fields())])
+                except (IntegrityError, DataError):
+                    logger.exception("usage record refused by the database: %r", draft)
+
+    @staticmethod
+    def _save_retrying(records: list[UsageRecord]) -> None:
+        while True:
+            try:
+                close_old_connections()
+                usage_records_save(records=records)
+                return
+            except (IntegrityError, DataError):
+                raise
+            except Exception:
+                logger.exception("storing %d usage records failed; retrying", len(records))
+                time.sleep(RETRY_SECONDS)
+
+
+recorder = UsageRecorder()
+atexit.register(recorder.stop)

@@ -1,0 +1,317 @@
+"""The relay: sends a request's attempts upstream in plan order and moves the answer back.
+
+Before the first content event any retryable failure moves on to the next attempt, unseen by
+the client. The first content event is the commit point: from then on the stream belongs to
+that channel, and a failure becomes one in-band error event, never a switch of channel.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+from django.conf import settings
+
+from billing.pricing import usage_cost
+from channels.adapters import adapter_for
+from channels.adapters.base import (
+    Adapter,
+    BadUpstreamResponse,
+    Metering,
+    ResponseIdentity,
+    StreamTranslator,
+    UpstreamStreamError,
+    UpstreamTarget,
+)
+from gateway import stats
+from gateway.accounting import AttemptLog, UsageDraft, offer_prices
+from gateway.estimate import estimate_prompt_tokens, estimate_usage
+from gateway.failures import (
+    Failure,
+    classify_status,
+    connection_failure,
+    exhausted,
+    parse_retry_after,
+    timeout_failure,
+)
+from gateway.schemas import ChatRequest, Offer
+from gateway.upstream_client import upstream_client
+
+T = TypeVar("T")
+
+UPSTREAM_ENDED_EARLY = "the upstream closed the stream before finishing"
+UPSTREAM_STALLED = "the upstream sent nothing for {seconds:g} s"
+UPSTREAM_BROKE = "the connection to the upstream broke"
+UPSTREAM_GARBLED = "the upstream sent a malformed event"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One client request on its way through the relay."""
+
+    chat: ChatRequest
+    draft: UsageDraft
+    started: float
+    deadline: float
+    _prompt_tokens: int | None = None
+
+    def remaining(self) -> float:
+        """Seconds left before the request's overall deadline."""
+        return self.deadline - time.monotonic()
+
+    def metering(self, offer: Offer) -> Metering:
+        """Prices and usage estimation for an attempt on `offer`."""
+        prices = offer_prices(offer)
+        return Metering(
+            cost=lambda usage: usage_cost(usage, prices),
+            estimate=lambda chars: estimate_usage(
+                prompt_tokens=self.prompt_tokens(), completion_chars=chars
+            ),
+        )
+
+    def prompt_tokens(self) -> int:
+        """The estimated prompt size, computed once and only when needed."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = estimate_prompt_tokens(self.chat.body)
+        return self._prompt_tokens
+
+    def log(self, offer: Offer, outcome: str, started: float, failure: Failure | None) -> None:
+        """Add an attempt to the draft and feed the channel's live figures."""
+        self.draft.attempts.append(
+            AttemptLog(
+                channel=offer.channel_name,
+                provider=offer.provider,
+                outcome=outcome,
+                http_status=failure.status if failure else 200,
+                latency_ms=round((time.monotonic() - started) * 1000),
+                error=failure.message[:300] if failure else "",
+            )
+        )
+        if failure is not None and failure.retryable:
+            stats.record_failure(offer.channel_id)
+
+
+async def _within(seconds: float, awaitable: Awaitable[T]) -> T:
+    async with asyncio.timeout(max(seconds, 0.001)):
+        return await awaitable
+
+
+async def _send(adapter: Adapter, exchange: Exchange, offer: Offer, stream: bool) -> httpx.Response:
+    """Open the upstream request; the caller closes the response."""
+    upstream = adapter.build_request(
+        body=exchange.chat.body,
+        target=UpstreamTarget(offer.base_url, offer.api_key, offer.upstream_model),
+        stream=stream,
+    )
+    client = upstream_client()
+    request = client.build_request(
+        "POST", upstream.url, headers=upstream.headers, content=upstream.content
+    )
+    return await client.send(request, stream=True)
+
+
+async def _failure_of(adapter: Adapter, response: httpx.Response) -> Failure:
+    """Classify a non-200 answer from its status, message and retry-after."""
+    payload = await response.aread()
+    message = adapter.error_message(status=response.status_code, payload=payload)
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    return classify_status(response.status_code, message, retry_after)
+
+
+def _identity(offer: Offer) -> ResponseIdentity:
+    return ResponseIdentity(model=offer.model, provider=offer.provider)
+
+
+async def complete(exchange: Exchange, plan: list[Offer]) -> bytes:
+    """Run a non-streaming request through the plan; the client's JSON body, or raise."""
+    failures: list[Failure] = []
+    for offer in plan:
+        if exchange.remaining() <= 0:
+            break
+        adapter = adapter_for(offer.api_type)
+        started = time.monotonic()
+        limit = min(offer.timeout, exchange.remaining())
+        failure: Failure
+        try:
+            response = await _within(limit, _send(adapter, exchange, offer, stream=False))
+            try:
+                if response.status_code != 200:
+                    failure = await _within(limit, _failure_of(adapter, response))
+                else:
+                    payload = await _within(limit, response.aread())
+                    translated = adapter.translate_response(
+                        payload=payload,
+                        identity=_identity(offer),
+                        metering=exchange.metering(offer),
+                    )
+                    exchange.log(offer, "ok", started, None)
+                    exchange.draft.serve(
+                        offer, translated.usage, estimated=translated.usage_estimated
+                    )
+                    stats.record_success(
+                        offer.channel_id,
+                        ttft_ms=(time.monotonic() - started) * 1000,
+                        completion_tokens=translated.usage.completion_tokens,
+                        generation_seconds=time.monotonic() - started,
+                    )
+                    return translated.body
+            finally:
+                await response.aclose()
+        except TimeoutError:
+            failure = timeout_failure(limit)
+        except httpx.TransportError as error:
+            failure = connection_failure(error)
+        except BadUpstreamResponse:
+            failure = Failure("bad_response", True, UPSTREAM_GARBLED)
+        exchange.log(offer, failure.outcome, started, failure)
+        failures.append(failure)
+        if not failure.retryable:
+            break
+    raise exhausted(failures, exchange.chat.model)
+
+
+@dataclass(slots=True)
+class OpenStream:
+    """A stream committed to one channel: the events read so far and the live upstream."""
+
+    offer: Offer
+    response: httpx.Response
+    chunks: AsyncIterator[bytes]
+    translator: StreamTranslator
+    buffered: list[bytes] = field(default_factory=list)
+    attempt_started: float = 0.0
+
+
+async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> OpenStream:
+    """Open a stream on `offer` and read until its first content event (or its proper end)."""
+    response = await _send(adapter, exchange, offer, stream=True)
+    try:
+        if response.status_code != 200:
+            raise _AttemptFailed(await _failure_of(adapter, response))
+        translator = adapter.stream_translator(
+            identity=_identity(offer),
+            include_usage=exchange.chat.include_usage,
+            metering=exchange.metering(offer),
+        )
+        opened = OpenStream(offer, response, response.aiter_raw(), translator)
+        while not (translator.content_started or translator.done):
+            try:
+                chunk = await anext(opened.chunks)
+            except StopAsyncIteration:
+                raise _AttemptFailed(Failure("cut", True, UPSTREAM_ENDED_EARLY)) from None
+            opened.buffered.extend(translator.feed(chunk))
+        return opened
+    except BaseException:
+        await response.aclose()
+        raise
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+async def open_stream(exchange: Exchange, plan: list[Offer]) -> OpenStream:
+    """Try the plan until one channel's stream reaches content; raise if none does."""
+    failures: list[Failure] = []
+    for offer in plan:
+        if exchange.remaining() <= 0:
+            break
+        adapter = adapter_for(offer.api_type)
+        started = time.monotonic()
+        limit = min(offer.first_token_timeout, offer.timeout, exchange.remaining())
+        failure: Failure
+        try:
+            opened = await _within(limit, _until_content(exchange, offer, adapter))
+        except _AttemptFailed as error:
+            failure = error.failure
+        except TimeoutError:
+            failure = timeout_failure(limit)
+        except httpx.TransportError as error:
+            failure = connection_failure(error)
+        except BadUpstreamResponse:
+            failure = Failure("bad_response", True, UPSTREAM_GARBLED)
+        except UpstreamStreamError as error:
+            failure = Failure("stream_error", True, error.message)
+        else:
+            opened.attempt_started = started
+            exchange.draft.ttft_ms = round((time.monotonic() - exchange.started) * 1000)
+            return opened
+        exchange.log(offer, failure.outcome, started, failure)
+        failures.append(failure)
+        if not failure.retryable:
+            break
+    raise exhausted(failures, exchange.chat.model)
+
+
+async def relay_events(
+    exchange: Exchange, opened: OpenStream, on_end: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    """The client's SSE body: buffered events, then the live stream; `on_end` runs last."""
+    offer, translator = opened.offer, opened.translator
+    draft = exchange.draft
+    idle = settings.GATEWAY_IDLE_TIMEOUT
+    error: tuple[str, str] | None = None
+    try:
+        if opened.buffered:
+            yield b"".join(opened.buffered)
+        while not translator.done:
+            wait = min(idle, opened.attempt_started + offer.timeout - time.monotonic())
+            try:
+                chunk = await _within(wait, anext(opened.chunks))
+                events = translator.feed(chunk)
+            except StopAsyncIteration:
+                error = (UPSTREAM_ENDED_EARLY, "upstream_stream_error")
+            except TimeoutError:
+                error = (UPSTREAM_STALLED.format(seconds=max(wait, 0)), "upstream_timeout")
+            except httpx.TransportError:
+                error = (UPSTREAM_BROKE, "upstream_stream_error")
+            except BadUpstreamResponse:
+                error = (UPSTREAM_GARBLED, "bad_upstream_response")
+            except UpstreamStreamError as upstream_error:
+                error = (upstream_error.message, upstream_error.code or "upstream_stream_error")
+            if error is not None:
+                yield translator.error_event(message=error[0], code=error[1])
+                yield b"data: [DONE]\n\n"
+                break
+            if events:
+                yield b"".join(events)
+        else:
+            yield b"".join(translator.finish())
+        # The client saw a 200 either way; a failure after the commit point is in-band.
+        draft.status, draft.http_status = ("error" if error else "ok"), 200
+        draft.error_code = error[1] if error else ""
+    except (asyncio.CancelledError, GeneratorExit):
+        draft.status, draft.http_status, draft.error_code = "cancelled", 499, "client_disconnected"
+        raise
+    finally:
+        await opened.response.aclose()
+        _settle_stream(exchange, opened, failure=error)
+        on_end()
+
+
+def _settle_stream(
+    exchange: Exchange, opened: OpenStream, *, failure: tuple[str, str] | None
+) -> None:
+    """Bill the stream: the upstream's usage, or an estimate of what was generated."""
+    translator, offer, draft = opened.translator, opened.offer, exchange.draft
+    usage = translator.usage
+    if usage is None:
+        usage = exchange.metering(offer).estimate(translator.completion_chars)
+    draft.serve(offer, usage, estimated=translator.usage is None)
+    if failure is not None:
+        exchange.log(
+            offer, "stream_error", opened.attempt_started, Failure(failure[1], True, failure[0])
+        )
+        return
+    exchange.log(offer, draft.status, opened.attempt_started, None)
+    if draft.status == "ok":
+        stats.record_success(
+            offer.channel_id,
+            ttft_ms=float(draft.ttft_ms or 0),
+            completion_tokens=usage.completion_tokens,
+            generation_seconds=time.monotonic() - opened.attempt_started,
+        )

@@ -1,0 +1,163 @@
+"""The route decision: which channels one request tries, in what order (pure: no I/O, no ORM)."""
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+
+from gateway.errors import NoAvailableChannel, NoHealthyChannel
+from gateway.schemas import HEALTHY, ChannelHealth, Offer, ProviderPreferences, SortBy
+
+NO_OFFERS = "No enabled channel serves {model!r}"
+NOT_IN_ONLY = "No channel for {model!r} matches provider.only {slugs}"
+ALL_IGNORED = "Every channel for {model!r} is in provider.ignore {slugs}"
+OVER_MAX_PRICE = "No channel for {model!r} is within provider.max_price"
+NOT_IN_ORDER = "No channel for {model!r} matches provider.order {slugs} (allow_fallbacks is false)"
+ALL_UNHEALTHY = "Every candidate channel for {models} is down or its circuit breaker is open"
+
+Health = Mapping[int, ChannelHealth]
+# A hard filter: which offers it keeps, and the message template used when it keeps none.
+HardFilter = tuple[Callable[[Offer], bool], str, list[str]]
+# Half-open last, then unknown figures last, then the figure (lower goes first).
+SortKey = tuple[bool, bool, Decimal | float]
+
+
+def route_plan(
+    *,
+    models: Sequence[str],
+    offers: Mapping[str, Sequence[Offer]],
+    preferences: ProviderPreferences,
+    health: Health,
+    rng: random.Random,
+    max_attempts: int,
+) -> list[Offer]:
+    """The ordered attempts for one request; NoAvailableChannel / NoHealthyChannel when none."""
+    requested = list(dict.fromkeys(models))
+    filters = _hard_filters(preferences)
+    pools: list[list[Offer]] = []
+    reasons: list[str] = []
+    any_eligible = False
+    for model in requested:
+        eligible, reason = _eligible_offers(model, offers.get(model, ()), filters)
+        if reason:
+            reasons.append(reason)
+        any_eligible = any_eligible or bool(eligible)
+        healthy = [offer for offer in eligible if not _is_unhealthy(offer, health)]
+        pools.append(_default_order(healthy, health, rng))
+    if preferences.sort and preferences.sort_partition == "none":
+        pools = [[offer for pool in pools for offer in pool]]
+    plan = [offer for pool in pools for offer in _arrange(pool, preferences, health)]
+    if plan:
+        return plan[: max(1, max_attempts)]
+    if any_eligible:
+        raise NoHealthyChannel(ALL_UNHEALTHY.format(models=", ".join(map(repr, requested))))
+    raise NoAvailableChannel("; ".join(reasons))
+
+
+def _hard_filters(preferences: ProviderPreferences) -> list[HardFilter]:
+    """The request's filters, in the order they apply; health is not one of them."""
+    only, ignore = _slugs(preferences.only or ()), _slugs(preferences.ignore)
+    order = _slugs(preferences.order or ())
+    filters: list[HardFilter] = []
+    if only:
+        filters.append((lambda offer: _slug(offer) in only, NOT_IN_ONLY, only))
+    if ignore:
+        filters.append((lambda offer: _slug(offer) not in ignore, ALL_IGNORED, ignore))
+    if preferences.max_price_prompt is not None or preferences.max_price_completion is not None:
+        filters.append((lambda offer: _within_max_price(offer, preferences), OVER_MAX_PRICE, []))
+    if order and not preferences.allow_fallbacks:
+        filters.append((lambda offer: _slug(offer) in order, NOT_IN_ORDER, order))
+    return filters
+
+
+def _eligible_offers(
+    model: str, offers: Sequence[Offer], filters: list[HardFilter]
+) -> tuple[list[Offer], str]:
+    """The model's offers every filter keeps, and the message naming the filter that left none."""
+    eligible = list(offers)
+    if not eligible:
+        return [], NO_OFFERS.format(model=model)
+    for keep, message, slugs in filters:
+        eligible = [offer for offer in eligible if keep(offer)]
+        if not eligible:
+            return [], message.format(model=model, slugs=slugs)
+    return eligible, ""
+
+
+def _default_order(offers: list[Offer], health: Health, rng: random.Random) -> list[Offer]:
+    """Priority tiers, weighted random inside each; recently failing, then half-open, go back."""
+    # An exponential race (the smallest Exp(weight) draw goes first) is exact weighted sampling
+    # without replacement, and stays correct within any tier of the shuffled whole.
+    weighted = sorted(
+        (offer for offer in offers if offer.weight > 0), key=lambda o: rng.expovariate(o.weight)
+    )
+    unweighted = [offer for offer in offers if offer.weight <= 0]
+    return sorted(
+        weighted + unweighted,
+        key=lambda o: (
+            _is_half_open(o, health),
+            -o.priority,
+            _health(o, health).recently_failed,
+            o.weight <= 0,
+        ),
+    )
+
+
+def _arrange(pool: list[Offer], preferences: ProviderPreferences, health: Health) -> list[Offer]:
+    """Apply `sort`, then `order` or the first-choice-provider rule of `allow_fallbacks: false`."""
+    if preferences.sort:
+        pool = sorted(pool, key=_sort_key(preferences.sort, health))
+    if preferences.order:
+        rank = {slug: index for index, slug in enumerate(dict.fromkeys(_slugs(preferences.order)))}
+        return sorted(pool, key=lambda o: (_is_half_open(o, health), rank.get(_slug(o), len(rank))))
+    if not preferences.allow_fallbacks and pool:
+        return [offer for offer in pool if _slug(offer) == _slug(pool[0])]
+    return pool
+
+
+def _sort_key(sort: SortBy, health: Health) -> Callable[[Offer], SortKey]:
+    """The stable-sort key for `sort`: half-open last, then unknown figures last, then figure."""
+
+    def key(offer: Offer) -> SortKey:
+        """Where `offer` sorts; lower goes first."""
+        known = _health(offer, health)
+        half_open = known.breaker == "half_open"
+        if sort == "price":
+            return half_open, False, offer.input_price + offer.output_price
+        if sort == "latency":
+            return half_open, known.latency_ms is None, known.latency_ms or 0.0
+        return half_open, known.throughput is None, -(known.throughput or 0.0)
+
+    return key
+
+
+def _within_max_price(offer: Offer, preferences: ProviderPreferences) -> bool:
+    """Whether the offer's prices are at or under the request's `max_price` caps."""
+    prompt, completion = preferences.max_price_prompt, preferences.max_price_completion
+    too_pricey_prompt = prompt is not None and offer.input_price > prompt
+    too_pricey_completion = completion is not None and offer.output_price > completion
+    return not (too_pricey_prompt or too_pricey_completion)
+
+
+def _health(offer: Offer, health: Health) -> ChannelHealth:
+    """The offer's channel health; a channel routing knows nothing of is healthy."""
+    return health.get(offer.channel_id, HEALTHY)
+
+
+def _is_unhealthy(offer: Offer, health: Health) -> bool:
+    """Down by health checks, or its circuit breaker is open: not tried at all."""
+    return offer.status == "down" or _health(offer, health).breaker == "open"
+
+
+def _is_half_open(offer: Offer, health: Health) -> bool:
+    """The breaker is probing: tried only when nothing else is left."""
+    return _health(offer, health).breaker == "half_open"
+
+
+def _slug(offer: Offer) -> str:
+    """The offer's provider slug, for case-insensitive comparison."""
+    return offer.provider.lower()
+
+
+def _slugs(slugs: Sequence[str]) -> list[str]:
+    """Provider slugs, lower-cased, for case-insensitive comparison."""
+    return [slug.lower() for slug in slugs]

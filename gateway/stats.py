@@ -1,0 +1,69 @@
+"""Per-channel figures measured from live traffic in this process: latency, throughput, and
+recent failures — what routing's `sort` and its push-back of failing channels read."""
+
+import time
+from dataclasses import dataclass
+
+from gateway.schemas import ChannelHealth
+
+EWMA_WEIGHT = 0.2
+RECENT_FAILURE_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class ChannelFigures:
+    """Running figures of one channel."""
+
+    ttft_ms: float | None = None
+    tokens_per_second: float | None = None
+    consecutive_failures: int = 0
+    last_failure_at: float = 0.0
+
+
+def _ewma(previous: float | None, sample: float) -> float:
+    return sample if previous is None else previous + EWMA_WEIGHT * (sample - previous)
+
+
+_figures: dict[int, ChannelFigures] = {}
+
+
+def record_success(
+    channel_id: int, *, ttft_ms: float, completion_tokens: int, generation_seconds: float
+) -> None:
+    """Fold one successful attempt into the channel's figures."""
+    figures = _figures.setdefault(channel_id, ChannelFigures())
+    figures.ttft_ms = _ewma(figures.ttft_ms, ttft_ms)
+    if completion_tokens > 0 and generation_seconds > 0:
+        figures.tokens_per_second = _ewma(
+            figures.tokens_per_second, completion_tokens / generation_seconds
+        )
+    figures.consecutive_failures = 0
+
+
+def record_failure(channel_id: int) -> None:
+    """Note a retryable failure of the channel."""
+    figures = _figures.setdefault(channel_id, ChannelFigures())
+    figures.consecutive_failures += 1
+    figures.last_failure_at = time.monotonic()
+
+
+def channel_health() -> dict[int, ChannelHealth]:
+    """What routing should know of every channel measured so far."""
+    now = time.monotonic()
+    health = {}
+    for channel_id, figures in _figures.items():
+        recently_failed = (
+            figures.consecutive_failures > 0
+            and now - figures.last_failure_at < RECENT_FAILURE_SECONDS
+        )
+        health[channel_id] = ChannelHealth(
+            recently_failed=recently_failed,
+            latency_ms=figures.ttft_ms,
+            throughput=figures.tokens_per_second,
+        )
+    return health
+
+
+def reset_figures() -> None:
+    """Forget every measurement (tests)."""
+    _figures.clear()

@@ -1,0 +1,12 @@
+"""Client API routes, mounted under `/v1/`, `/api/v1/` and `/openai/v1/`."""
+
+from django.urls import path
+
+from gateway.views import ChatCompletionsView, GenerationView, ModelsView
+
+urlpatterns = [
+    path("chat/completions", ChatCompletionsView.as_view(), name="chat-completions"),
+    path("models", ModelsView.as_view(), name="models"),
+    path("models/<path:model>", ModelsView.as_view(), name="model"),
+    path("generation", GenerationView.as_view(), name="generation"),
+]

@@ -1,0 +1,111 @@
+"""How requests end outside the happy path: a client that leaves, a server told to stop."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+
+from billing.models import Account, UsageRecord
+from config.env import BASE_DIR
+from tests.gateway.conftest import _free_port
+
+SLOW_STREAM = "gpt-4o-mini@words=40;chunk_delay_ms=100"
+
+
+def test_client_disconnect_closes_the_upstream_and_records_cancelled(gateway):
+    gateway.channel("slow", models={"gpt-4o-mini": SLOW_STREAM})
+    body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    with (
+        gateway.http() as client,
+        client.stream("POST", "/v1/chat/completions", json=body) as response,
+    ):
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if '"content":"Hello"' in line:
+                break
+        else:
+            raise AssertionError("no content arrived before the end of the stream")
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        outcomes = [r.get("outcome") for r in gateway.received()]
+        if outcomes == ["client_disconnected"]:
+            break
+        time.sleep(0.05)
+    assert outcomes == ["client_disconnected"], "the gateway must close the upstream request"
+    record = gateway.record()
+    assert (record.status, record.error_code) == ("cancelled", "client_disconnected")
+    assert record.usage_source == "estimated"
+    assert 0 < record.completion_tokens < 40
+    assert record.cost > 0
+    assert [a["outcome"] for a in record.attempts] == ["cancelled"]
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def test_sigterm_stores_queued_usage_records_before_exit(gateway):
+    gateway.channel("main")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+    }
+    server = subprocess.Popen(  # noqa: S603 (our own interpreter and app)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+    )
+    try:
+        _wait_until_up(port)
+        with transaction.atomic():
+            # Hold the account row: the server's recorder cannot store its batch until we let go.
+            Account.objects.select_for_update().get(pk=gateway.account.pk)
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                headers={"Authorization": f"Bearer {gateway.key}"},
+                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                timeout=10,
+            )
+            assert response.status_code == 200
+            server.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert server.poll() is None, "the server waits for its queued records"
+        # uvicorn re-raises the signal after its graceful shutdown.
+        assert server.wait(timeout=20) in {0, -signal.SIGTERM}
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+    record = UsageRecord.objects.get(pk=response.headers["x-request-id"])
+    assert record.status == "ok"
+    assert record.charge.amount == -record.cost
+
+
+def _wait_until_up(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the gateway subprocess did not start")
