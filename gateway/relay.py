@@ -182,6 +182,7 @@ class OpenStream:
     translator: StreamTranslator
     buffered: list[bytes] = field(default_factory=list)
     attempt_started: float = 0.0
+    settled: bool = False
 
 
 async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> OpenStream:
@@ -288,12 +289,38 @@ async def relay_events(
         draft.status, draft.http_status, draft.error_code = "cancelled", 499, "client_disconnected"
         raise
     finally:
+        await _settle(exchange, opened, on_end, failure=error)
+
+
+async def abandon_stream(
+    exchange: Exchange, opened: OpenStream, on_end: Callable[[], None]
+) -> None:
+    """For a stream whose body the server never finished sending: close and bill it as cancelled."""
+    if not opened.settled:
+        draft = exchange.draft
+        draft.status, draft.http_status, draft.error_code = "cancelled", 499, "client_disconnected"
+        await _settle(exchange, opened, on_end, failure=None)
+
+
+async def _settle(
+    exchange: Exchange,
+    opened: OpenStream,
+    on_end: Callable[[], None],
+    *,
+    failure: tuple[str, str] | None,
+) -> None:
+    """Close the upstream and bill the stream — once, however the stream ended."""
+    if opened.settled:
+        return
+    opened.settled = True
+    try:
         await opened.response.aclose()
-        _settle_stream(exchange, opened, failure=error)
+    finally:
+        _bill_stream(exchange, opened, failure=failure)
         on_end()
 
 
-def _settle_stream(
+def _bill_stream(
     exchange: Exchange, opened: OpenStream, *, failure: tuple[str, str] | None
 ) -> None:
     """Bill the stream: the upstream's usage, or an estimate of what was generated."""

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -60,6 +61,30 @@ def error_response(error: GatewayError, request_id: str | None = None) -> HttpRe
     if request_id:
         response["x-request-id"] = request_id
     return response
+
+
+class RelayStreamResponse(StreamingHttpResponse):
+    """An SSE response that, when closed, also settles a stream the server never finished
+    sending (a client gone before the body started): the upstream is closed and billed."""
+
+    def __init__(self, events: Any, on_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        super().__init__(events, content_type="text/event-stream")
+        self._on_close = on_close
+        self._loop = asyncio.get_running_loop()
+
+    def close(self) -> None:
+        """Django calls this (from a worker thread) once the response is done with."""
+        super().close()
+        self._loop.call_soon_threadsafe(_spawn, self._on_close())
+
+
+_background: set["asyncio.Task[None]"] = set()
+
+
+def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 class GatewayApiView(APIView):
@@ -178,10 +203,14 @@ class ChatCompletionsView(GatewayApiView):
     async def _stream(self, exchange: relay.Exchange, plan: list[Offer]) -> HttpResponseBase:
         opened = await relay.open_stream(exchange, plan)
         draft = exchange.draft
-        events = relay.relay_events(
-            exchange, opened, on_end=lambda: self._record(draft, exchange.started)
+
+        def on_end() -> None:
+            self._record(draft, exchange.started)
+
+        response = RelayStreamResponse(
+            relay.relay_events(exchange, opened, on_end),
+            on_close=lambda: relay.abandon_stream(exchange, opened, on_end),
         )
-        response = StreamingHttpResponse(events, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         response["x-request-id"] = draft.id
