@@ -8,13 +8,14 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
-django_application = get_asgi_application()
+site_application = get_asgi_application()
 
-from gateway.lifespan import GatewayLifespan  # noqa: E402 (needs the app registry ready)
+from gateway.asgi import ClientApiHandler, GatewayApplication  # noqa: E402 (needs django.setup)
 
-# Serve the admin's static files from the app itself unless a front proxy does.
-application = GatewayLifespan(
-    ASGIStaticFilesHandler(django_application)
+application = GatewayApplication(
+    client_api=ClientApiHandler(),
+    # Serve the admin's static files from the app itself unless a front proxy does.
+    site=ASGIStaticFilesHandler(site_application)
     if settings.SWITCHYARD_SERVE_STATIC
-    else django_application
+    else site_application,
 )

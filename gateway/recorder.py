@@ -21,6 +21,7 @@ from gateway.accounting import UsageDraft
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+LINGER_SECONDS = 0.05
 RETRY_SECONDS = 1.0
 
 
@@ -67,27 +68,34 @@ class UsageRecorder:
     def _run(self) -> None:
         running = True
         while running:
-            batch: list[UsageDraft] = []
-            flushes: list[_Flush] = []
-            item = self._queue.get()
-            while True:
-                if item is None:
-                    running = False
-                elif isinstance(item, _Flush):
-                    flushes.append(item)
-                else:
-                    batch.append(item)
-                if len(batch) >= BATCH_SIZE:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            batch, flushes, running = self._next_batch()
             if batch:
                 self._store(batch)
             for flush in flushes:
                 flush.done.set()
         connections.close_all()
+
+    def _next_batch(self) -> tuple[list[UsageDraft], list[_Flush], bool]:
+        """Wait for work, then gather more for up to LINGER_SECONDS (fewer, larger writes);
+        a flush or stop request ends the gathering at once."""
+        batch: list[UsageDraft] = []
+        flushes: list[_Flush] = []
+        item = self._queue.get()
+        deadline = time.monotonic() + LINGER_SECONDS
+        while True:
+            if item is None:
+                return batch, flushes, False
+            if isinstance(item, _Flush):
+                flushes.append(item)
+            else:
+                batch.append(item)
+            remaining = deadline - time.monotonic()
+            if flushes or len(batch) >= BATCH_SIZE or remaining <= 0:
+                return batch, flushes, True
+            try:
+                item = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return batch, flushes, True
 
     def _store(self, batch: list[UsageDraft]) -> None:
         """Store a batch; wait out database outages, set aside a record the database refuses."""

@@ -95,6 +95,26 @@ class GatewayApiView(APIView):
     throttle_classes: list[Any] = []
     parser_classes: list[Any] = []
 
+    async def async_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        """adrf's dispatch without its thread hop: `initial()` does no I/O here (no
+        authenticators, permissions or throttles), so it runs inline on the event loop."""
+        self.args, self.kwargs = args, kwargs
+        drf_request = self.initialize_request(request, *args, **kwargs)
+        self.request = drf_request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(drf_request, *args, **kwargs)
+            method = drf_request.method.lower() if drf_request.method else ""
+            handler = getattr(self, method, None) if method in self.http_method_names else None
+            response = await (handler or self._not_allowed)(drf_request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
+        return self.response
+
+    async def _not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        self.http_method_not_allowed(request, *args, **kwargs)
+
     async def key_of(self, request: Request) -> KeyContext:
         """The calling key; raises InvalidApiKey."""
         return await auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))

@@ -1,0 +1,68 @@
+"""ASGI plumbing: the client API served without the browser middleware, and a lifespan.
+
+Under ASGI every Django `MiddlewareMixin` runs its hooks through `sync_to_async`, two thread
+hops per middleware per request. Sessions, CSRF, messages and the rest serve the admin and the
+dashboard; the client API (`/v1/…` and its aliases) authenticates by key and needs none of
+them, so its paths go to a handler with an empty middleware chain.
+"""
+
+import asyncio
+from typing import Any
+
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.exception import convert_exception_to_response
+
+from gateway.recorder import recorder
+from gateway.upstream_client import close_upstream_clients
+
+ASGIApp = Any
+CLIENT_API_PREFIXES = ("/v1/", "/api/v1/", "/openai/v1/")
+CLIENT_API_PATHS = frozenset({"/chat/completions", "/healthz", "/readyz"})
+
+
+class ClientApiHandler(ASGIHandler):
+    """Django's ASGI handler with no middleware: URL routing, views, nothing else."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        """An empty middleware chain (BaseHandler.load_middleware with MIDDLEWARE = [])."""
+        handler: Any = self  # the attributes below are BaseHandler's, absent from the stubs
+        handler._view_middleware = []
+        handler._template_response_middleware = []
+        handler._exception_middleware = []
+        get_response = handler._get_response_async if is_async else handler._get_response
+        handler._middleware_chain = convert_exception_to_response(get_response)
+
+
+def is_client_api(path: str) -> bool:
+    """Whether a request path belongs to the client API."""
+    return path.startswith(CLIENT_API_PREFIXES) or path in CLIENT_API_PATHS
+
+
+class GatewayApplication:
+    """Route client API paths to `client_api`, the rest to `site`; answer lifespan events."""
+
+    def __init__(self, *, client_api: ASGIApp, site: ASGIApp) -> None:
+        self.client_api = client_api
+        self.site = site
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Dispatch one ASGI connection."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http" and is_client_api(scope["path"]):
+            await self.client_api(scope, receive, send)
+        else:
+            await self.site(scope, receive, send)
+
+    @staticmethod
+    async def _lifespan(receive: Any, send: Any) -> None:
+        """At shutdown, store every queued usage record and close the upstream pool."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await close_upstream_clients()
+                await asyncio.to_thread(recorder.stop)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
