@@ -6,6 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 FAKE_UPSTREAM_PORT ?= 9100
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install run test lint format bench fake-upstream
 
@@ -35,6 +36,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 fake-upstream: install
 	$(BIN)/python -m bench.fake_upstream --port $(FAKE_UPSTREAM_PORT)

@@ -14,10 +14,19 @@ from billing.pricing import Prices, usage_cost
 from channels.adapters.base import Usage
 from gateway.schemas import Offer
 
+MODEL_LENGTH = 200
+USER_LENGTH = 256
+ERROR_LENGTH = 300
+
 
 def new_request_id() -> str:
     """A unique, time-ordered request id (also the usage record's primary key)."""
     return f"req_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+def storable(text: str, limit: int) -> str:
+    """Text as a column can hold it: no NUL characters (PostgreSQL refuses them), cut to size."""
+    return text.replace("\x00", "")[:limit]
 
 
 def offer_prices(offer: Offer) -> Prices:
@@ -85,8 +94,8 @@ class UsageDraft:
             "created_at": self.created_at,
             "account_id": self.account_id,
             "key_id": self.key_id,
-            "model": self.model,
-            "served_model": self.served_model,
+            "model": storable(self.model, MODEL_LENGTH),
+            "served_model": storable(self.served_model, MODEL_LENGTH),
             "provider": self.provider,
             "channel_id": self.channel_id,
             "stream": self.stream,
@@ -104,6 +113,9 @@ class UsageDraft:
             "cost": self.cost,
             "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms,
-            "attempts": [asdict(attempt) for attempt in self.attempts],
-            "user": self.user[:256],
+            "attempts": [
+                asdict(attempt) | {"error": storable(attempt.error, ERROR_LENGTH)}
+                for attempt in self.attempts
+            ],
+            "user": storable(self.user, USER_LENGTH),
         }

@@ -19,6 +19,7 @@ REASONING_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhig
 RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})
 TOOL_CHOICES = frozenset({"none", "auto", "required"})
 SORTS = frozenset({"price", "latency", "throughput"})
+PARTITIONS = frozenset({"model", "none"})
 MAX_FALLBACK_MODELS = 10
 
 INVALID_JSON = "The request body is not valid JSON."
@@ -29,6 +30,11 @@ Check = Callable[[Any, str], None]
 
 def _fail(param: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"Invalid value for '{param}': {message}", param=param)
+
+
+def _is_choice(value: Any, choices: frozenset[str]) -> bool:
+    """Whether `value` is one of the allowed strings (any JSON value may arrive here)."""
+    return isinstance(value, str) and value in choices
 
 
 def _is_number(value: Any) -> bool:
@@ -76,7 +82,7 @@ def one_of(choices: frozenset[str]) -> Check:
     """One of the given strings (or null)."""
 
     def check(value: Any, param: str) -> None:
-        if value is not None and value not in choices:
+        if value is not None and not _is_choice(value, choices):
             raise _fail(param, f"expected one of {', '.join(sorted(choices))}.")
 
     return check
@@ -118,7 +124,7 @@ def _check_tools(value: Any, param: str) -> None:
 
 
 def _check_tool_choice(value: Any, param: str) -> None:
-    if value is None or value in TOOL_CHOICES:
+    if value is None or _is_choice(value, TOOL_CHOICES):
         return
     if not (isinstance(value, dict) and isinstance(value.get("type"), str)):
         raise _fail(param, "expected none, auto, required or a tool choice object.")
@@ -127,7 +133,7 @@ def _check_tool_choice(value: Any, param: str) -> None:
 def _check_response_format(value: Any, param: str) -> None:
     if value is None:
         return
-    if not isinstance(value, dict) or value.get("type") not in RESPONSE_FORMATS:
+    if not isinstance(value, dict) or not _is_choice(value.get("type"), RESPONSE_FORMATS):
         raise _fail(param, "expected an object whose 'type' is text, json_object or json_schema.")
     if value["type"] == "json_schema" and not isinstance(value.get("json_schema"), dict):
         raise _fail(f"{param}.json_schema", "expected an object.")
@@ -181,7 +187,7 @@ def _check_message(message: Any, param: str) -> None:
     if not isinstance(message, dict):
         raise _fail(param, "expected a message object.")
     role = message.get("role")
-    if role not in MESSAGE_ROLES:
+    if not _is_choice(role, MESSAGE_ROLES):
         raise _fail(f"{param}.role", f"expected one of {', '.join(sorted(MESSAGE_ROLES))}.")
     content = message.get("content")
     if content is None:
@@ -222,10 +228,10 @@ def _sort(value: Any, param: str) -> tuple[SortBy | None, str]:
     partition = "model"
     if isinstance(value, dict):
         partition = value.get("partition") or "model"
-        if partition not in {"model", "none"}:
+        if not _is_choice(partition, PARTITIONS):
             raise _fail(f"{param}.partition", "expected model or none.")
         value = value.get("by")
-    if value is not None and value not in SORTS:
+    if value is not None and not _is_choice(value, SORTS):
         raise _fail(param, "expected price, latency or throughput.")
     return cast(SortBy | None, value), partition
 

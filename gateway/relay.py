@@ -22,11 +22,13 @@ from channels.adapters.base import (
     Metering,
     ResponseIdentity,
     StreamTranslator,
+    TranslatedResponse,
     UpstreamStreamError,
     UpstreamTarget,
 )
 from gateway import stats
 from gateway.accounting import AttemptLog, UsageDraft, offer_prices
+from gateway.errors import InvalidRequest
 from gateway.estimate import estimate_prompt_tokens, estimate_usage
 from gateway.failures import (
     Failure,
@@ -45,6 +47,7 @@ UPSTREAM_ENDED_EARLY = "the upstream closed the stream before finishing"
 UPSTREAM_STALLED = "the upstream sent nothing for {seconds:g} s"
 UPSTREAM_BROKE = "the connection to the upstream broke"
 UPSTREAM_GARBLED = "the upstream sent a malformed event"
+NESTED_TOO_DEEPLY = "The request body is nested too deeply to be forwarded."
 
 
 @dataclass(slots=True)
@@ -100,11 +103,14 @@ async def _within(seconds: float, awaitable: Awaitable[T]) -> T:
 
 async def _send(adapter: Adapter, exchange: Exchange, offer: Offer, stream: bool) -> httpx.Response:
     """Open the upstream request; the caller closes the response."""
-    upstream = adapter.build_request(
-        body=exchange.chat.body,
-        target=UpstreamTarget(offer.base_url, offer.api_key, offer.upstream_model),
-        stream=stream,
-    )
+    try:
+        upstream = adapter.build_request(
+            body=exchange.chat.body,
+            target=UpstreamTarget(offer.base_url, offer.api_key, offer.upstream_model),
+            stream=stream,
+        )
+    except TypeError:  # orjson: nesting deeper than it serialises
+        raise InvalidRequest(NESTED_TOO_DEEPLY) from None
     client = upstream_client()
     request = client.build_request(
         "POST", upstream.url, headers=upstream.headers, content=upstream.content
@@ -124,52 +130,79 @@ def _identity(offer: Offer) -> ResponseIdentity:
     return ResponseIdentity(model=offer.model, provider=offer.provider)
 
 
-async def complete(exchange: Exchange, plan: list[Offer]) -> bytes:
-    """Run a non-streaming request through the plan; the client's JSON body, or raise."""
+class _AttemptFailed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+async def _first_success(
+    exchange: Exchange,
+    plan: list[Offer],
+    attempt: Callable[[Offer, Adapter], Awaitable[T]],
+    limit_of: Callable[[Offer], float],
+) -> tuple[T, Offer, float]:
+    """Run `attempt` on each offer in turn, each within its time limit, until one succeeds;
+    return its result, the offer and when it started. Raise when every attempt failed."""
     failures: list[Failure] = []
     for offer in plan:
         if exchange.remaining() <= 0:
             break
         adapter = adapter_for(offer.api_type)
         started = time.monotonic()
-        limit = min(offer.timeout, exchange.remaining())
+        limit = min(limit_of(offer), exchange.remaining())
         failure: Failure
         try:
-            response = await _within(limit, _send(adapter, exchange, offer, stream=False))
-            try:
-                if response.status_code != 200:
-                    failure = await _within(limit, _failure_of(adapter, response))
-                else:
-                    payload = await _within(limit, response.aread())
-                    translated = adapter.translate_response(
-                        payload=payload,
-                        identity=_identity(offer),
-                        metering=exchange.metering(offer),
-                    )
-                    exchange.log(offer, "ok", started, None)
-                    exchange.draft.serve(
-                        offer, translated.usage, estimated=translated.usage_estimated
-                    )
-                    stats.record_success(
-                        offer.channel_id,
-                        ttft_ms=(time.monotonic() - started) * 1000,
-                        completion_tokens=translated.usage.completion_tokens,
-                        generation_seconds=time.monotonic() - started,
-                    )
-                    return translated.body
-            finally:
-                await response.aclose()
+            return await _within(limit, attempt(offer, adapter)), offer, started
+        except _AttemptFailed as error:
+            failure = error.failure
         except TimeoutError:
             failure = timeout_failure(limit)
         except httpx.TransportError as error:
             failure = connection_failure(error)
         except BadUpstreamResponse:
             failure = Failure("bad_response", True, UPSTREAM_GARBLED)
+        except UpstreamStreamError as error:
+            failure = Failure("stream_error", True, error.message)
         exchange.log(offer, failure.outcome, started, failure)
         failures.append(failure)
         if not failure.retryable:
             break
     raise exhausted(failures, exchange.chat.model)
+
+
+async def _answer(exchange: Exchange, offer: Offer, adapter: Adapter) -> TranslatedResponse:
+    """One non-streaming attempt: the upstream's answer, translated."""
+    response = await _send(adapter, exchange, offer, stream=False)
+    try:
+        if response.status_code != 200:
+            raise _AttemptFailed(await _failure_of(adapter, response))
+        payload = await response.aread()
+    finally:
+        await response.aclose()
+    return adapter.translate_response(
+        payload=payload, identity=_identity(offer), metering=exchange.metering(offer)
+    )
+
+
+async def complete(exchange: Exchange, plan: list[Offer]) -> bytes:
+    """Run a non-streaming request through the plan; the client's JSON body, or raise."""
+    translated, offer, started = await _first_success(
+        exchange,
+        plan,
+        lambda offer, adapter: _answer(exchange, offer, adapter),
+        lambda offer: offer.timeout,
+    )
+    exchange.log(offer, "ok", started, None)
+    exchange.draft.serve(offer, translated.usage, estimated=translated.usage_estimated)
+    elapsed = time.monotonic() - started
+    stats.record_success(
+        offer.channel_id,
+        ttft_ms=elapsed * 1000,
+        completion_tokens=translated.usage.completion_tokens,
+        generation_seconds=elapsed,
+    )
+    return translated.body
 
 
 @dataclass(slots=True)
@@ -209,43 +242,17 @@ async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> 
         raise
 
 
-class _AttemptFailed(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
 async def open_stream(exchange: Exchange, plan: list[Offer]) -> OpenStream:
     """Try the plan until one channel's stream reaches content; raise if none does."""
-    failures: list[Failure] = []
-    for offer in plan:
-        if exchange.remaining() <= 0:
-            break
-        adapter = adapter_for(offer.api_type)
-        started = time.monotonic()
-        limit = min(offer.first_token_timeout, offer.timeout, exchange.remaining())
-        failure: Failure
-        try:
-            opened = await _within(limit, _until_content(exchange, offer, adapter))
-        except _AttemptFailed as error:
-            failure = error.failure
-        except TimeoutError:
-            failure = timeout_failure(limit)
-        except httpx.TransportError as error:
-            failure = connection_failure(error)
-        except BadUpstreamResponse:
-            failure = Failure("bad_response", True, UPSTREAM_GARBLED)
-        except UpstreamStreamError as error:
-            failure = Failure("stream_error", True, error.message)
-        else:
-            opened.attempt_started = started
-            exchange.draft.ttft_ms = round((time.monotonic() - exchange.started) * 1000)
-            return opened
-        exchange.log(offer, failure.outcome, started, failure)
-        failures.append(failure)
-        if not failure.retryable:
-            break
-    raise exhausted(failures, exchange.chat.model)
+    opened, _, started = await _first_success(
+        exchange,
+        plan,
+        lambda offer, adapter: _until_content(exchange, offer, adapter),
+        lambda offer: min(offer.first_token_timeout, offer.timeout),
+    )
+    opened.attempt_started = started
+    exchange.draft.ttft_ms = round((time.monotonic() - exchange.started) * 1000)
+    return opened
 
 
 async def relay_events(

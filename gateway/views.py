@@ -110,6 +110,8 @@ class GatewayApiView(APIView):
         except Exception as exc:
             response = self.handle_exception(exc)
         self.response = self.finalize_response(drf_request, response, *args, **kwargs)
+        if not self.response.has_header("x-request-id"):
+            self.response["x-request-id"] = new_request_id()
         return self.response
 
     async def _not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Any:

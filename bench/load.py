@@ -1,0 +1,297 @@
+"""The load driver: bounded asyncio + aiohttp scenarios against 127.0.0.1, with CPU and RSS."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+
+from bench.procfs import busy_fractions, core_ticks, cpu_seconds, rss_kib
+from bench.stats import ms, percentile
+
+PROMPT = [{"role": "user", "content": "Hello, benchmark"}]
+RSS_SAMPLE_INTERVAL_S = 0.05
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=10)
+DATA = b"data:"
+DONE = b"data: [DONE]"
+ERROR_EVENT = b'data: {"error"'
+MAX_ERROR_SAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A server under load: its OpenAI root, key, model names by kind, the pids to watch."""
+
+    name: str
+    base_url: str
+    api_key: str
+    models: Mapping[str, str]
+    pid: int | None = None
+    helper_pids: tuple[int, ...] = ()  # the benchmark's other processes, e.g. the upstream
+    cores: frozenset[int] | None = None  # where all of them and the driver run; None: anywhere
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One bounded load: `concurrency` workers for `duration_s` seconds or `count` requests."""
+
+    name: str
+    model: str
+    stream: bool
+    concurrency: int
+    duration_s: float | None = None
+    count: int | None = None
+    sample_rss: bool = False
+
+
+@dataclass(slots=True)
+class Samples:
+    """Raw observations of one scenario run (latency = total, or time to first data event)."""
+
+    latencies: list[float] = field(default_factory=list)
+    gaps: list[float] = field(default_factory=list)
+    chunks: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    wall_s: float = 0.0
+
+    def fail(self, reason: str) -> None:
+        """Count one failed request under a short reason."""
+        self.errors[reason[:200]] += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What the watched process, the driver and the helpers spent during a scenario."""
+
+    cpu_s: float | None = None
+    driver_cpu_s: float | None = None
+    helper_cpu_s: float = 0.0
+    rss_idle_kib: int | None = None
+    rss_peak_kib: int | None = None
+    core_busy: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    """The figures of one scenario on one target (times in ms, memory in KiB)."""
+
+    scenario: str
+    target: str
+    stream: bool
+    concurrency: int
+    ok: int
+    errors: int
+    error_samples: list[str]
+    wall_s: float
+    rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    chunks: int
+    gap_p99_ms: float | None
+    cpu_ms_per_request: float | None
+    cpu_ms_per_chunk: float | None
+    cpu_utilization: float | None
+    driver_cpu_utilization: float | None
+    rss_idle_kib: int | None
+    rss_peak_kib: int | None
+    rss_kib_per_stream: float | None
+    core_busy: list[float]
+    other_load: float | None
+
+
+def _snippet(data: bytes) -> str:
+    """The start of a body on one line, for error samples."""
+    return " ".join(data[:400].decode("utf-8", "replace").split())[:160]
+
+
+async def _call(session: aiohttp.ClientSession, url: str, body: bytes, samples: Samples) -> None:
+    start = time.perf_counter()
+    try:
+        async with session.post(url, data=body) as response:
+            data = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        samples.fail(f"{type(exc).__name__}: {exc}")
+        return
+    if response.status != 200 or b'"choices"' not in data:
+        samples.fail(f"HTTP {response.status}: {_snippet(data)}")
+        return
+    samples.latencies.append(time.perf_counter() - start)
+
+
+async def _stream(session: aiohttp.ClientSession, url: str, body: bytes, samples: Samples) -> None:
+    start = time.perf_counter()
+    parts: list[bytes] = []
+    gaps: list[float] = []
+    first: float | None = None
+    last_event = 0.0
+    tail = b""
+    try:
+        async with session.post(url, data=body) as response:
+            if response.status != 200:
+                samples.fail(f"HTTP {response.status}: {_snippet(await response.read())}")
+                return
+            async for chunk in response.content.iter_any():
+                now = time.perf_counter()
+                window = tail + chunk
+                tail = window[-(len(DATA) - 1) :]  # a marker split across reads counts once
+                parts.append(chunk)
+                if DATA in window:
+                    if first is None:
+                        first = now - start
+                    else:
+                        gaps.append(now - last_event)
+                    last_event = now
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        samples.fail(f"{type(exc).__name__}: {exc}")
+        return
+    text = b"".join(parts)
+    if first is None or DONE not in text[-64:] or ERROR_EVENT in text:
+        samples.fail(f"bad stream, ending: {_snippet(text[-160:])}")
+        return
+    samples.latencies.append(first)
+    samples.gaps.extend(gaps)
+    samples.chunks += text.count(DATA)
+
+
+async def drive(session: aiohttp.ClientSession, target: Target, scenario: Scenario) -> Samples:
+    """Run one scenario's workers to the end of its duration or request budget."""
+    url = f"{target.base_url}/chat/completions"
+    model = target.models[scenario.model]
+    body = orjson.dumps({"model": model, "messages": PROMPT, "stream": scenario.stream})
+    call = _stream if scenario.stream else _call
+    samples = Samples()
+    remaining = scenario.count if scenario.count is not None else -1  # -1: no request budget
+    start = time.perf_counter()
+    deadline = start + scenario.duration_s if scenario.duration_s is not None else None
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining != 0 and (deadline is None or time.perf_counter() < deadline):
+            remaining -= 1
+            await call(session, url, body, samples)
+
+    await asyncio.gather(*(worker() for _ in range(scenario.concurrency)))
+    samples.wall_s = time.perf_counter() - start
+    return samples
+
+
+def _session(target: Target) -> aiohttp.ClientSession:
+    headers = {"Authorization": f"Bearer {target.api_key}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+    return aiohttp.ClientSession(
+        connector=connector, headers=headers, timeout=REQUEST_TIMEOUT, auto_decompress=False
+    )
+
+
+async def probe(target: Target, *, stream: bool) -> str:
+    """Send one request of this kind: "" when it succeeds, else why it failed."""
+    async with _session(target) as session:
+        samples = await drive(session, target, Scenario("probe", "plain", stream, 1, count=1))
+    return next(iter(samples.errors), "")
+
+
+async def _peak_rss(pid: int, stop: asyncio.Event) -> int:
+    peak = rss_kib(pid)
+    while not stop.is_set():
+        await asyncio.sleep(RSS_SAMPLE_INTERVAL_S)
+        peak = max(peak, rss_kib(pid))
+    return peak
+
+
+def _driver_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _helpers_cpu(target: Target) -> float:
+    return sum(cpu_seconds(pid) for pid in target.helper_pids if pid != target.pid)
+
+
+async def measure(target: Target, scenario: Scenario) -> ScenarioResult:
+    """Run a scenario on a fresh session, watching the target's CPU (and RSS if asked)."""
+    pid = target.pid
+    async with _session(target) as session:
+        rss_idle = rss_kib(pid) if pid is not None and scenario.sample_rss else None
+        stop = asyncio.Event()
+        sampler = (
+            asyncio.create_task(_peak_rss(pid, stop))
+            if pid is not None and scenario.sample_rss
+            else None
+        )
+        cpu_before = cpu_seconds(pid) if pid is not None else None
+        driver_before, helpers_before, cores_before = (
+            _driver_cpu(),
+            _helpers_cpu(target),
+            core_ticks(),
+        )
+        samples = await drive(session, target, scenario)
+        driver_cpu, helpers_cpu = (
+            _driver_cpu() - driver_before,
+            _helpers_cpu(target) - helpers_before,
+        )
+        busy = busy_fractions(cores_before, core_ticks())
+        cpu = cpu_seconds(pid) - cpu_before if pid is not None and cpu_before is not None else None
+        stop.set()
+        rss_peak = await sampler if sampler is not None else None
+    usage = Usage(cpu, driver_cpu, helpers_cpu, rss_idle, rss_peak, busy)
+    return summarize(target, scenario, samples, usage)
+
+
+def _per(total_s: float | None, count: int) -> float | None:
+    return None if total_s is None or count == 0 else round(total_s * 1000 / count, 4)
+
+
+def _utilization(cpu_s: float | None, wall_s: float) -> float | None:
+    return round(cpu_s / wall_s, 2) if cpu_s is not None and wall_s else None
+
+
+def _other_load(target: Target, usage: Usage, wall_s: float) -> float | None:
+    """Cores' worth of the target's CPUs used by others than the target, driver and helpers."""
+    if usage.cpu_s is None or usage.driver_cpu_s is None or not usage.core_busy or not wall_s:
+        return None
+    busy = sum(
+        share
+        for core, share in enumerate(usage.core_busy)
+        if target.cores is None or core in target.cores
+    )
+    own = (usage.cpu_s + usage.driver_cpu_s + usage.helper_cpu_s) / wall_s
+    return round(max(busy - own, 0.0), 2)
+
+
+def summarize(target: Target, scenario: Scenario, samples: Samples, usage: Usage) -> ScenarioResult:
+    """Turn raw samples and resource use into the reported figures."""
+    ok = len(samples.latencies)
+    wall = samples.wall_s
+    per_stream = None
+    if usage.rss_idle_kib is not None and usage.rss_peak_kib is not None and ok:
+        per_stream = round((usage.rss_peak_kib - usage.rss_idle_kib) / scenario.concurrency, 1)
+    return ScenarioResult(
+        scenario=scenario.name,
+        target=target.name,
+        stream=scenario.stream,
+        concurrency=scenario.concurrency,
+        ok=ok,
+        errors=sum(samples.errors.values()),
+        error_samples=[f"{n} x {why}" for why, n in samples.errors.most_common(MAX_ERROR_SAMPLES)],
+        wall_s=round(wall, 3),
+        rps=round(ok / wall, 1) if wall else 0.0,
+        p50_ms=ms(percentile(samples.latencies, 50)),
+        p99_ms=ms(percentile(samples.latencies, 99)),
+        chunks=samples.chunks,
+        gap_p99_ms=ms(percentile(samples.gaps, 99)),
+        cpu_ms_per_request=_per(usage.cpu_s, ok),
+        cpu_ms_per_chunk=_per(usage.cpu_s, samples.chunks),
+        cpu_utilization=_utilization(usage.cpu_s, wall),
+        driver_cpu_utilization=_utilization(usage.driver_cpu_s, wall),
+        rss_idle_kib=usage.rss_idle_kib,
+        rss_peak_kib=usage.rss_peak_kib,
+        rss_kib_per_stream=per_stream,
+        core_busy=usage.core_busy,
+        other_load=_other_load(target, usage, wall),
+    )

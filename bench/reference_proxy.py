@@ -1,0 +1,66 @@
+"""The benchmark's floor: a bare Django async pass-through to the upstream (no database).
+
+Serve it like the gateway: ``BENCH_UPSTREAM_URL=http://127.0.0.1:9100/v1 uvicorn
+bench.reference_proxy:application --lifespan off --no-access-log``.
+"""
+
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path
+
+UPSTREAM_URL = os.environ.get("BENCH_UPSTREAM_URL", "http://127.0.0.1:9100/v1")
+HEADERS = {"authorization": "Bearer bench-reference", "content-type": "application/json"}
+CONNECT_TIMEOUT = 5.0  # the gateway's default GATEWAY_CONNECT_TIMEOUT
+
+settings.configure(
+    DEBUG=False,
+    SECRET_KEY="bench-reference-proxy-not-a-secret",  # noqa: S106 (signs nothing)
+    ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+    ROOT_URLCONF=__name__,
+    MIDDLEWARE=[],
+    INSTALLED_APPS=[],
+    DATABASES={},
+)
+
+from gateway.upstream_client import build_upstream_client  # noqa: E402 (needs settings)
+
+_client: httpx.AsyncClient | None = None
+
+
+async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+    finally:
+        await upstream.aclose()
+
+
+async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """Forward the body upstream; return its JSON, or relay its stream byte for byte."""
+    global _client  # one client per process, like the gateway's
+    if _client is None:
+        _client = build_upstream_client(connect_timeout=CONNECT_TIMEOUT)
+    body = request.body
+    url = f"{UPSTREAM_URL}/chat/completions"
+    if orjson.loads(body).get("stream") is not True:
+        answer = await _client.post(url, content=body, headers=HEADERS)
+        return HttpResponse(
+            answer.content, status=answer.status_code, content_type="application/json"
+        )
+    upstream = await _client.send(
+        _client.build_request("POST", url, content=body, headers=HEADERS), stream=True
+    )
+    return StreamingHttpResponse(
+        _relay(upstream), status=upstream.status_code, content_type="text/event-stream"
+    )
+
+
+urlpatterns = [path("v1/chat/completions", chat_completions)]
+
+application = get_asgi_application()

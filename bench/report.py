@@ -1,0 +1,217 @@
+"""The benchmark's report: figures side by side, ratios, target checks, the table and the JSON."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.load import ScenarioResult
+from bench.plan import CHUNKS, PACED
+from bench.stats import difference, ratio
+
+DIRECT, REFERENCE, GATEWAY = "direct", "reference", "gateway"
+TARGETS = (DIRECT, REFERENCE, GATEWAY)
+OTHER_LOAD_WARNING = 0.1
+_COMPARE = {"≤": operator.le, "≥": operator.ge}
+
+
+@dataclass(slots=True)
+class TargetReport:
+    """One target's outcome: its figures by scenario, and why anything was not measured."""
+
+    name: str
+    results: dict[str, ScenarioResult] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    failure: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One figure of one scenario on every target, with gateway ratios and added milliseconds."""
+
+    scenario: str
+    metric: str
+    values: dict[str, float | None]
+    gateway_per_direct: float | None
+    gateway_per_reference: float | None
+    added_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One target of the issue: the gateway's figure against its limit."""
+
+    name: str
+    value: float | None
+    relation: str
+    limit: float
+    unit: str
+
+    @property
+    def met(self) -> bool | None:
+        """True or False once measured; None when the figure is missing."""
+        return None if self.value is None else bool(_COMPARE[self.relation](self.value, self.limit))
+
+
+# (scenario, ScenarioResult field, label, whether "gateway - direct" means added milliseconds)
+METRICS: list[tuple[str, str, str, bool]] = [
+    *[
+        (scenario, name, label, added)
+        for scenario in ("ns-c1", "ns-c16", "ns-c64")
+        for name, label, added in (
+            ("rps", "req/s", False),
+            ("p50_ms", "p50 ms", True),
+            ("p99_ms", "p99 ms", True),
+            ("cpu_ms_per_request", "CPU ms/req", False),
+        )
+    ],
+    *[
+        (scenario, name, label, True)
+        for scenario in ("ttfb-c1", "ttfb-c16", "ttfb-c256")
+        for name, label in (("p50_ms", "TTFB p50 ms"), ("p99_ms", "TTFB p99 ms"))
+    ],
+    (CHUNKS, "cpu_ms_per_chunk", "CPU ms/chunk", False),
+    (PACED, "errors", "errors", False),
+    (PACED, "gap_p99_ms", "gap p99 ms", True),
+    (PACED, "rss_idle_kib", "idle RSS KiB", False),
+    (PACED, "rss_peak_kib", "peak RSS KiB", False),
+    (PACED, "rss_kib_per_stream", "KiB/stream", False),
+]
+
+
+def figure(reports: Mapping[str, TargetReport], target: str, scenario: str, name: str) -> Any:
+    """One figure of one target, None when that target or scenario was not measured."""
+    report = reports.get(target)
+    result = report.results.get(scenario) if report is not None else None
+    return None if result is None else getattr(result, name)
+
+
+def comparison(reports: Mapping[str, TargetReport]) -> list[Row]:
+    """Every reported figure on every target, with gateway ÷ direct, ÷ reference and added ms."""
+    rows = []
+    for scenario, name, label, added in METRICS:
+        values = {target: figure(reports, target, scenario, name) for target in TARGETS}
+        gateway, direct = values[GATEWAY], values[DIRECT]
+        rows.append(
+            Row(
+                scenario=scenario,
+                metric=label,
+                values=values,
+                gateway_per_direct=ratio(gateway, direct),
+                gateway_per_reference=ratio(gateway, values[REFERENCE]),
+                added_ms=difference(gateway, direct) if added else None,
+            )
+        )
+    return rows
+
+
+def _scaled(value: float | None, factor: float) -> float | None:
+    return None if value is None else round(value * factor, 1)
+
+
+def checks(reports: Mapping[str, TargetReport], *, paced_streams: int) -> list[Check]:
+    """The issue's targets for the gateway (MB and KB read as decimal, the stricter reading)."""
+
+    def gateway(scenario: str, name: str) -> Any:
+        return figure(reports, GATEWAY, scenario, name)
+
+    def added(scenario: str, name: str) -> float | None:
+        return difference(gateway(scenario, name), figure(reports, DIRECT, scenario, name))
+
+    throughput = ratio(gateway("ns-c64", "rps"), figure(reports, REFERENCE, "ns-c64", "rps"))
+    return [
+        Check(
+            "non-stream CPU per request (c=64)",
+            gateway("ns-c64", "cpu_ms_per_request"),
+            "≤",
+            2.5,
+            "ms",
+        ),
+        Check("non-stream req/s ÷ reference proxy (c=64)", throughput, "≥", 0.7, "x"),
+        Check("added latency p50 (c=1)", added("ns-c1", "p50_ms"), "≤", 2.5, "ms"),
+        Check("added latency p99 (c=1)", added("ns-c1", "p99_ms"), "≤", 8.0, "ms"),
+        Check("CPU per relayed chunk", gateway(CHUNKS, "cpu_ms_per_chunk"), "≤", 0.1, "ms"),
+        Check("added TTFB p50 (1 stream)", added("ttfb-c1", "p50_ms"), "≤", 3.0, "ms"),
+        Check("added TTFB p99 (16 streams)", added("ttfb-c16", "p99_ms"), "≤", 80.0, "ms"),
+        Check(f"errors in {paced_streams} paced streams", gateway(PACED, "errors"), "≤", 0, ""),
+        Check("paced chunk gap p99", gateway(PACED, "gap_p99_ms"), "≤", 1100.0, "ms"),
+        Check("idle RSS", _scaled(gateway(PACED, "rss_idle_kib"), 1.024e-3), "≤", 120.0, "MB"),
+        Check(
+            "RSS per open stream",
+            _scaled(gateway(PACED, "rss_kib_per_stream"), 1.024),
+            "≤",
+            80.0,
+            "KB",
+        ),
+    ]
+
+
+def _cell(value: float | None, width: int) -> str:
+    if value is None:
+        return "—".rjust(width)
+    text = (
+        f"{value:.0f}"
+        if abs(value) >= 1000
+        else f"{value:.3g}"
+        if abs(value) < 0.1
+        else f"{value:.2f}"
+    )
+    return text.rjust(width)
+
+
+def render(reports: Mapping[str, TargetReport], rows: list[Row], results: list[Check]) -> str:
+    """The comparison table, the target checks, then every failure and error sample."""
+    header = f"{'scenario':<10} {'metric':<13}" + "".join(f"{t:>10}" for t in TARGETS)
+    lines = [header + f"{'gw÷direct':>10}{'gw÷ref':>8}{'added ms':>10}", "-" * (len(header) + 28)]
+    previous = ""
+    for row in rows:
+        name = row.scenario if row.scenario != previous else ""
+        previous = row.scenario
+        cells = "".join(_cell(row.values[target], 10) for target in TARGETS)
+        extra = _cell(row.gateway_per_direct, 10) + _cell(row.gateway_per_reference, 8)
+        lines.append(f"{name:<10} {row.metric:<13}{cells}{extra}{_cell(row.added_ms, 10)}")
+    lines += ["", "targets (gateway):"]
+    for check in results:
+        verdict = {True: "met", False: "MISSED", None: "n/a"}[check.met]
+        value = "not measured" if check.value is None else f"{check.value:.4g} {check.unit}"
+        limit = f"({check.relation} {check.limit:g} {check.unit})".replace(" )", ")")
+        lines.append(f"  {verdict:<7}{check.name:<44}{value:>16}  {limit}")
+    for report in reports.values():
+        busy = [
+            f"{scenario} ({result.other_load:.2f})"
+            for scenario, result in report.results.items()
+            if result.other_load is not None and result.other_load > OTHER_LOAD_WARNING
+        ]
+        if busy:
+            lines.append(
+                f"warning: other processes kept CPU cores busy while {report.name} was measured: "
+                f"{', '.join(busy)} cores; those figures may be disturbed"
+            )
+        if report.failure:
+            lines.append(f"\n{report.name} failed: {report.failure}")
+        reasons: dict[str, list[str]] = {}
+        for scenario, reason in report.skipped.items():
+            reasons.setdefault(reason, []).append(scenario)
+        for reason, names in reasons.items():
+            lines.append(f"{report.name} {', '.join(names)}: not run, one request got {reason}")
+        for scenario, result in report.results.items():
+            for sample in result.error_samples:
+                lines.append(f"{report.name} {scenario}: {sample}")
+    return "\n".join(lines)
+
+
+def payload(
+    meta: Mapping[str, Any],
+    reports: Mapping[str, TargetReport],
+    rows: list[Row],
+    results: list[Check],
+) -> dict[str, Any]:
+    """Everything of one run as JSON-ready data."""
+    return {
+        "meta": dict(meta),
+        "targets": {name: asdict(report) for name, report in reports.items()},
+        "comparison": [asdict(row) for row in rows],
+        "checks": [{**asdict(check), "met": check.met} for check in results],
+    }

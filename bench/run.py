@@ -1,0 +1,280 @@
+"""`python -m bench.run [--quick] [--json PATH]`: direct vs reference proxy vs gateway, one run.
+
+The fake upstream and this load driver share core 1; each proxy runs alone on core 0, one after
+the other. Prints the comparison table and writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import platform
+import resource
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from bench.gateway_setup import KEY_PREFIX
+from bench.load import ScenarioResult, Target, measure, probe
+from bench.plan import (
+    GATEWAY_MODELS,
+    UPSTREAM_MODELS,
+    first_touch,
+    paced_streams,
+    scenarios,
+    warmups,
+)
+from bench.procfs import ProcessGone
+from bench.report import (
+    DIRECT,
+    GATEWAY,
+    REFERENCE,
+    TargetReport,
+    checks,
+    comparison,
+    payload,
+    render,
+)
+from bench.servers import (
+    BIN,
+    Server,
+    ServerFailed,
+    can_pin,
+    free_port,
+    log_tail,
+    run_step,
+    serving,
+    uvicorn_argv,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
+SERVER_CORE, DRIVER_CORE = 0, 1
+MIN_OPEN_FILES = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run's settings: small counts or not, where logs go, whether processes are pinned."""
+
+    quick: bool
+    log_dir: Path
+    pin: bool
+
+    def core(self, core: int) -> int | None:
+        """`core` when pinning, else None."""
+        return core if self.pin else None
+
+
+def _progress(result: ScenarioResult) -> None:
+    print(
+        f"  {result.target:<9} {result.scenario:<10} ok {result.ok:>6}  errors {result.errors:>4}"
+        f"  {result.rps:>8.1f}/s  p50 {result.p50_ms} ms  p99 {result.p99_ms} ms",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+async def _measure_target(target: Target, report: TargetReport, *, quick: bool) -> None:
+    failed = {stream: await probe(target, stream=stream) for stream in (False, True)}
+    for scenario in first_touch():
+        if not failed[scenario.stream]:
+            await measure(target, scenario)
+    for index, scenario in enumerate(scenarios(quick=quick)):
+        if index == 1:  # after the paced (memory) scenario, warm up for the timed ones
+            for warmup in warmups(quick=quick):
+                if not failed[warmup.stream]:
+                    await measure(target, warmup)
+        if failed[scenario.stream]:
+            report.skipped[scenario.name] = failed[scenario.stream]
+            continue
+        try:
+            report.results[scenario.name] = result = await measure(target, scenario)
+        except ProcessGone:
+            report.failure = f"the {target.name} process exited during {scenario.name}"
+            return
+        _progress(result)
+
+
+def measure_target(target: Target, report: TargetReport, *, quick: bool) -> None:
+    """Every scenario on one target, on a fresh event loop, into `report`."""
+    print(f"measuring {target.name} (pid {target.pid})", file=sys.stderr, flush=True)
+    asyncio.run(_measure_target(target, report, quick=quick))
+
+
+def serve_and_measure(
+    run: Run,
+    name: str,
+    app: str,
+    env: Mapping[str, str],
+    *,
+    upstream: Server,
+    key: str,
+    ready_path: str = "/",
+) -> TargetReport:
+    """Serve `app` with uvicorn on the server core, measure it, stop it; failures reported."""
+    report = TargetReport(name)
+    port = free_port()
+    argv = uvicorn_argv(app, port)
+    core = run.core(SERVER_CORE)
+    models = GATEWAY_MODELS if name == GATEWAY else UPSTREAM_MODELS
+    log = run.log_dir / f"{name}.log"
+    try:
+        with serving(
+            name,
+            argv,
+            port=port,
+            core=core,
+            env=env,
+            log_dir=run.log_dir,
+            cwd=ROOT,
+            ready_path=ready_path,
+        ) as server:
+            target = Target(name, f"{server.url}/v1", key, models, server.pid, (upstream.pid,))
+            measure_target(target, report, quick=run.quick)
+    except ServerFailed as exc:
+        report.failure = str(exc)
+        return report
+    if report.failure or report.skipped:
+        report.failure = f"{report.failure}\n{log} ends:\n{log_tail(log, 12)}".lstrip()
+    return report
+
+
+def gateway_env(var_dir: Path) -> dict[str, str]:
+    """The gateway's environment: embedded SQLite in `var_dir` unless DATABASE_URL is set."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.base")
+    env["SWITCHYARD_VAR_DIR"] = str(var_dir)
+    if env.get("DATABASE_URL"):  # not embedded: secrets must be given; make some for this run
+        env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
+        fernet_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        env.setdefault("SWITCHYARD_ENCRYPTION_KEYS", fernet_key)
+    return env
+
+
+def prepare_gateway(env: Mapping[str, str], upstream: Server, log_dir: Path) -> str:
+    """Migrate the gateway's database, create its bench account, key and channel; the key."""
+    python = str(BIN / "python")
+    migrate = [python, str(ROOT / "manage.py"), "migrate", "--noinput"]
+    run_step("migrate", migrate, env=env, log_dir=log_dir)
+    setup = [python, "-m", "bench.gateway_setup", "--upstream-url", f"{upstream.url}/v1"]
+    output = run_step("gateway-setup", setup, env=env, log_dir=log_dir)
+    for line in output.splitlines():
+        if line.startswith(KEY_PREFIX):
+            return line.removeprefix(KEY_PREFIX)
+    raise RuntimeError(f"bench.gateway_setup printed no key:\n{output}")
+
+
+def run_all(run: Run) -> dict[str, TargetReport]:
+    """Start the upstream; measure it directly, then the reference proxy, then the gateway."""
+    reports: dict[str, TargetReport] = {}
+    port = free_port()
+    upstream_argv = [str(BIN / "python"), "-m", "bench.fake_upstream", "--port", str(port)]
+    with (
+        tempfile.TemporaryDirectory(prefix="switchyard-bench-") as var_dir,
+        serving(
+            "fake-upstream",
+            upstream_argv,
+            port=port,
+            core=run.core(DRIVER_CORE),
+            env=os.environ,
+            log_dir=run.log_dir,
+            cwd=ROOT,
+            ready_path="/_fake/health",
+        ) as upstream,
+    ):
+        only_driver_core = frozenset({DRIVER_CORE}) if run.pin else None
+        direct = Target(
+            DIRECT,
+            f"{upstream.url}/v1",
+            "bench-direct",
+            UPSTREAM_MODELS,
+            upstream.pid,
+            cores=only_driver_core,
+        )
+        reports[DIRECT] = TargetReport(DIRECT)
+        measure_target(direct, reports[DIRECT], quick=run.quick)
+        env = dict(os.environ, BENCH_UPSTREAM_URL=f"{upstream.url}/v1")
+        reports[REFERENCE] = serve_and_measure(
+            run,
+            REFERENCE,
+            "bench.reference_proxy:application",
+            env,
+            upstream=upstream,
+            key="bench-reference",
+        )
+        env = gateway_env(Path(var_dir))
+        try:
+            key = prepare_gateway(env, upstream, run.log_dir)
+        except RuntimeError as exc:
+            reports[GATEWAY] = TargetReport(GATEWAY, failure=str(exc))
+        else:
+            reports[GATEWAY] = serve_and_measure(
+                run,
+                GATEWAY,
+                "config.asgi:application",
+                env,
+                upstream=upstream,
+                key=key,
+                ready_path="/healthz",
+            )
+    return reports
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _prepare_process(*, pin: bool) -> None:
+    """Stop cleanly on SIGTERM, allow thousands of sockets, pin this driver to its core."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < MIN_OPEN_FILES:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, MIN_OPEN_FILES), hard))
+    if pin:
+        os.sched_setaffinity(0, {DRIVER_CORE})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write the JSON; 130 on Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small counts, < 60 s")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}")
+    args = parser.parse_args(argv)
+    run = Run(quick=args.quick, log_dir=args.json.parent / "logs", pin=can_pin())
+    run.log_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_process(pin=run.pin)
+    started = time.time()
+    try:
+        reports = run_all(run)
+    except KeyboardInterrupt:
+        print("interrupted; every server was stopped", file=sys.stderr)
+        return 130
+    rows = comparison(reports)
+    results = checks(reports, paced_streams=paced_streams(quick=run.quick))
+    meta = {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "quick": run.quick,
+        "pinned": run.pin,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded SQLite",
+        "logs": str(run.log_dir),
+    }
+    print(render(reports, rows, results))
+    args.json.write_text(json.dumps(payload(meta, reports, rows, results), indent=2) + "\n")
+    print(f"\nJSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
