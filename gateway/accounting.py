@@ -3,6 +3,7 @@
 The draft becomes exactly one UsageRecord (and its ledger charge) in the recorder's thread.
 """
 
+import random
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,9 +20,13 @@ USER_LENGTH = 256
 ERROR_LENGTH = 300
 
 
+_ids = random.Random(secrets.randbits(128))  # noqa: S311 (uniqueness, not secrecy)
+
+
 def new_request_id() -> str:
-    """A unique, time-ordered request id (also the usage record's primary key)."""
-    return f"req_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+    """A unique, time-ordered request id (also the usage record's primary key); not a secret:
+    a record is only ever shown to the key that made it."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{_ids.getrandbits(64):016x}"
 
 
 def storable(text: str, limit: int) -> str:

@@ -23,6 +23,15 @@ CLIENT_API_PATHS = frozenset({"/chat/completions", "/healthz", "/readyz"})
 class ClientApiHandler(ASGIHandler):
     """Django's ASGI handler with no middleware: URL routing, views, nothing else."""
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Handle one request without Django's per-request ThreadSensitiveContext.
+
+        That context starts a new thread for each request's first thread-sensitive hop (the
+        sync receivers of request_started/finished, response.close()). The client API's views
+        never use the ORM on that thread, so Django's one shared sync thread serves instead.
+        """
+        await self.handle(scope, receive, send)
+
     def load_middleware(self, is_async: bool = False) -> None:
         """An empty middleware chain (BaseHandler.load_middleware with MIDDLEWARE = [])."""
         handler: Any = self  # the attributes below are BaseHandler's, absent from the stubs

@@ -96,14 +96,13 @@ class GatewayApiView(APIView):
     parser_classes: list[Any] = []
 
     async def async_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        """adrf's dispatch without its thread hop: `initial()` does no I/O here (no
-        authenticators, permissions or throttles), so it runs inline on the event loop."""
+        """adrf's dispatch minus `initial()`, which it runs in a thread: these views have no
+        authenticators, permissions, throttles or renderers to negotiate."""
         self.args, self.kwargs = args, kwargs
         drf_request = self.initialize_request(request, *args, **kwargs)
         self.request = drf_request
         self.headers = self.default_response_headers
         try:
-            self.initial(drf_request, *args, **kwargs)
             method = drf_request.method.lower() if drf_request.method else ""
             handler = getattr(self, method, None) if method in self.http_method_names else None
             response = await (handler or self._not_allowed)(drf_request, *args, **kwargs)
