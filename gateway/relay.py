@@ -236,6 +236,8 @@ async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> 
             except StopAsyncIteration:
                 raise _AttemptFailed(Failure("cut", True, UPSTREAM_ENDED_EARLY)) from None
             opened.buffered.extend(translator.feed(chunk))
+            if translator.failure is not None:
+                raise translator.failure
         return opened
     except BaseException:
         await response.aclose()
@@ -270,23 +272,21 @@ async def relay_events(
             wait = min(idle, opened.attempt_started + offer.timeout - time.monotonic())
             try:
                 chunk = await _within(wait, anext(opened.chunks))
-                events = translator.feed(chunk)
             except StopAsyncIteration:
                 error = (UPSTREAM_ENDED_EARLY, "upstream_stream_error")
             except TimeoutError:
                 error = (UPSTREAM_STALLED.format(seconds=max(wait, 0)), "upstream_timeout")
             except httpx.TransportError:
                 error = (UPSTREAM_BROKE, "upstream_stream_error")
-            except BadUpstreamResponse:
-                error = (UPSTREAM_GARBLED, "bad_upstream_response")
-            except UpstreamStreamError as upstream_error:
-                error = (upstream_error.message, upstream_error.code or "upstream_stream_error")
+            else:
+                events = translator.feed(chunk)
+                if events:
+                    yield b"".join(events)
+                error = _stream_failure(translator)
             if error is not None:
                 yield translator.error_event(message=error[0], code=error[1])
                 yield b"data: [DONE]\n\n"
                 break
-            if events:
-                yield b"".join(events)
         else:
             yield b"".join(translator.finish())
         # The client saw a 200 either way; a failure after the commit point is in-band.
@@ -297,6 +297,16 @@ async def relay_events(
         raise
     finally:
         await _settle(exchange, opened, on_end, failure=error)
+
+
+def _stream_failure(translator: StreamTranslator) -> tuple[str, str] | None:
+    """The in-band error for a translator that met a broken or failed upstream stream."""
+    failure = translator.failure
+    if isinstance(failure, UpstreamStreamError):
+        return failure.message, failure.code or "upstream_stream_error"
+    if failure is not None:
+        return UPSTREAM_GARBLED, "bad_upstream_response"
+    return None
 
 
 async def abandon_stream(

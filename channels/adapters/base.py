@@ -84,7 +84,9 @@ class StreamTranslator(ABC):
     """Turns an upstream stream into OpenAI SSE events for the client, keeping running usage.
 
     `feed` takes raw bytes as they arrive (events may be split anywhere) and returns complete
-    client events (`data: …\\n\\n`). It raises BadUpstreamResponse or UpstreamStreamError.
+    client events (`data: …\\n\\n`). At a malformed event
+    or an in-band upstream error it returns the events completed before it and sets `failure`:
+    the stream is then over.
     """
 
     content_started: bool = False
@@ -96,6 +98,9 @@ class StreamTranslator(ABC):
 
     usage: Usage | None = None
     """The upstream's usage, once it has reported it."""
+
+    failure: BadUpstreamResponse | UpstreamStreamError | None = None
+    """Why the stream broke, if it did: a malformed event or an error the upstream reported."""
 
     completion_chars: int = 0
     """Characters of generated text so far, to estimate usage when the upstream gives none."""

@@ -192,8 +192,19 @@ class OpenAIStreamTranslator(StreamTranslator):
 
     def feed(self, data: bytes) -> list[bytes]:
         """Consume upstream bytes; return the client events they complete."""
-        if self.done:
+        if self.done or self.failure is not None:
             return []
+        # Events completed before a failure in the same read are still delivered: the client
+        # may already have been sent the first part of this answer.
+        events: list[bytes] = []
+        try:
+            self._read(data, events)
+        except (BadUpstreamResponse, UpstreamStreamError) as failure:
+            self.failure = failure
+        return events
+
+    def _read(self, data: bytes, events: list[bytes]) -> None:
+        """Translate every event `data` completes into `events`; hold back an unfinished one."""
         parts = self._parts
         if parts:
             if b"\n" not in data and b"\r" not in data:  # the middle of a long event
@@ -201,7 +212,7 @@ class OpenAIStreamTranslator(StreamTranslator):
                 self._buffered += len(data)
                 if self._buffered > MAX_EVENT_BYTES:
                     raise BadUpstreamResponse("upstream stream event exceeds the size limit")
-                return []
+                return
             parts.append(data)
             data = b"".join(parts)
             parts.clear()
@@ -212,38 +223,28 @@ class OpenAIStreamTranslator(StreamTranslator):
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         blocks = data.split(_END)
         pending = blocks.pop() + tail if tail else blocks.pop()
-        events: list[bytes] = []
-        # Events completed before a failure in the same read are dropped with it, and the commit
-        # point stays where the returned events left it: before content, the relay can still
-        # fall back as if nothing had been received.
-        started = self.content_started
-        try:
-            for block in blocks:
-                payload = _event_payload(block)
-                if payload is None:
-                    continue
-                if payload == _DONE:
+        for block in blocks:
+            payload = _event_payload(block)
+            if payload is None:
+                continue
+            if payload == _DONE:
+                self._end()
+                return
+            try:
+                chunk = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                stripped = payload.strip()
+                if stripped == _DONE:
                     self._end()
-                    return events
-                try:
-                    chunk = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    stripped = payload.strip()
-                    if stripped == _DONE:
-                        self._end()
-                        return events
-                    if not stripped:
-                        continue
-                    raise BadUpstreamResponse("upstream sent a malformed stream event") from None
-                event = self._translate(chunk)
-                if event is not None:
-                    events.append(event)
-        except (BadUpstreamResponse, UpstreamStreamError):
-            self.content_started = started
-            raise
+                    return
+                if not stripped:
+                    continue
+                raise BadUpstreamResponse("upstream sent a malformed stream event") from None
+            event = self._translate(chunk)
+            if event is not None:
+                events.append(event)
         if pending:
             self._hold(pending)
-        return events
 
     def _end(self) -> None:
         self.done = True

@@ -363,11 +363,10 @@ def relay(pieces, include_usage: bool = True):
     """Feed pieces like the relay does; return (events, error, translator), finishing on [DONE]."""
     stream = translator(include_usage)
     events: list[bytes] = []
-    try:
-        for piece in pieces:
-            events += stream.feed(piece)
-    except (BadUpstreamResponse, UpstreamStreamError) as exc:
-        return events, exc, stream
+    for piece in pieces:
+        events += stream.feed(piece)
+        if stream.failure is not None:
+            return events, stream.failure, stream
     if stream.done:
         events += stream.finish()
     return events, None, stream
@@ -422,23 +421,19 @@ def test_awkward_splits_produce_the_same_events_as_one_feed(name, splitter, incl
         whole.usage,
         whole.completion_chars,
     )
-    if error is None:
-        assert events == whole_events
-        assert split.content_started == whole.content_started
-    else:
-        # A failing read drops the events it completed; those of earlier reads were delivered.
-        every_event, _, _ = relay(byte_by_byte(data), include_usage)
-        assert events == every_event[: len(events)]
-        assert split.content_started == any(has_content(chunk) for chunk in emitted(events))
+    assert events == whole_events
+    assert split.content_started == whole.content_started
 
 
-def test_a_failing_read_delivers_nothing_and_leaves_the_commit_point():
+def test_a_failing_read_delivers_the_events_before_the_failure_and_ends_the_stream():
     stream = translator()
 
-    with pytest.raises(UpstreamStreamError):
-        stream.feed(fixture("error.sse"))
+    events = stream.feed(fixture("error.sse"))
 
-    assert not stream.content_started  # the relay may still fall back
+    assert isinstance(stream.failure, UpstreamStreamError)
+    assert events
+    assert stream.content_started == any(has_content(chunk) for chunk in emitted(events))
+    assert stream.feed(fixture("plain_usage.sse")) == []
 
 
 def has_content(chunk: dict[str, Any]) -> bool:
@@ -686,8 +681,9 @@ def test_a_long_event_may_arrive_in_many_reads_up_to_a_limit(monkeypatch):
     monkeypatch.setattr(openai_compat, "MAX_EVENT_BYTES", 4096)
     endless = translator()
     assert endless.feed(event[:4000]) == []
-    with pytest.raises(BadUpstreamResponse, match="size limit"):
-        endless.feed(event[4000:4500])
+    assert endless.feed(event[4000:4500]) == []
+    assert isinstance(endless.failure, BadUpstreamResponse)
+    assert "size limit" in str(endless.failure)
 
 
 @pytest.mark.parametrize(
@@ -713,8 +709,10 @@ def test_stream_finish_reason_is_standard_and_native_kept(upstream, client):
     ],
 )
 def test_malformed_events_are_bad_upstream_responses(event):
-    with pytest.raises(BadUpstreamResponse):
-        translator().feed(event)
+    stream = translator()
+
+    assert stream.feed(event) == []
+    assert isinstance(stream.failure, BadUpstreamResponse)
 
 
 @pytest.mark.parametrize(
@@ -731,11 +729,13 @@ def test_malformed_events_are_bad_upstream_responses(event):
         ({"message": f"bad key {SECRET}"}, "bad key [REDACTED]", None),
     ],
 )
-def test_in_band_errors_raise_upstream_stream_error(error, message, code):
-    with pytest.raises(UpstreamStreamError) as raised:
-        translator().feed(delta_chunk({"content": ""}, error=error))
+def test_in_band_errors_are_upstream_stream_errors(error, message, code):
+    stream = translator()
 
-    assert (raised.value.message, raised.value.code) == (message, code)
+    stream.feed(delta_chunk({"content": ""}, error=error))
+
+    assert isinstance(stream.failure, UpstreamStreamError)
+    assert (stream.failure.message, stream.failure.code) == (message, code)
 
 
 @pytest.mark.parametrize("error", [None, {}, "", 0])
