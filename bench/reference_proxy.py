@@ -1,7 +1,7 @@
 """The benchmark's floor: a bare Django async pass-through to the upstream (no database).
 
 Serve it like the gateway: ``BENCH_UPSTREAM_URL=http://127.0.0.1:9100/v1 uvicorn
-bench.reference_proxy:application --lifespan off --no-access-log``.
+bench.reference_proxy:application --no-access-log``.
 """
 
 import os

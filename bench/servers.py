@@ -65,8 +65,6 @@ def uvicorn_argv(app: str, port: int) -> list[str]:
         HOST,
         "--port",
         str(port),
-        "--lifespan",
-        "off",
         "--no-access-log",
     ]
 

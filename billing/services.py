@@ -5,8 +5,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import AutoField, F, Model, Q
 from django.utils import timezone
 
 from billing.keys import generate_key
@@ -112,6 +112,30 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
+def _insert_many(model: type[Model], objects: Sequence[Model]) -> None:
+    """INSERT unsaved instances with one prepared statement (`executemany`).
+
+    The usage recorder's hot path: `bulk_create` compiles one placeholder per field per row,
+    which cost several times the database's own work at a few hundred records a second.
+    Auto-incremented primary keys are left to the database and not read back.
+    """
+    if not objects:
+        return
+    fields = [field for field in model._meta.concrete_fields if not isinstance(field, AutoField)]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (quoted names from the model)
+        quote(model._meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    rows = [
+        tuple(field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields)
+        for obj in objects
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 @transaction.atomic
 def usage_records_save(*, records: Sequence[UsageRecord]) -> int:
     """Store new usage records and charge their costs to the ledger, all in one transaction.
@@ -125,18 +149,21 @@ def usage_records_save(*, records: Sequence[UsageRecord]) -> int:
         )
     )
     new = [record for record in records if record.pk not in stored]
-    UsageRecord.objects.bulk_create(new)
-    LedgerEntry.objects.bulk_create(
-        LedgerEntry(
-            account_id=record.account_id,
-            kind=LedgerKind.CHARGE,
-            amount=-record.cost,
-            usage_record=record,
-            description=record.served_model or record.model,
-            created_at=record.created_at,
-        )
-        for record in new
-        if record.cost > 0
+    _insert_many(UsageRecord, new)
+    _insert_many(
+        LedgerEntry,
+        [
+            LedgerEntry(
+                account_id=record.account_id,
+                kind=LedgerKind.CHARGE,
+                amount=-record.cost,
+                usage_record=record,
+                description=record.served_model or record.model,
+                created_at=record.created_at,
+            )
+            for record in new
+            if record.cost > 0
+        ],
     )
     spent_by_account: defaultdict[int, Decimal] = defaultdict(Decimal)
     spent_by_key: defaultdict[int, Decimal] = defaultdict(Decimal)
