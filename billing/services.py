@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connections, router, transaction
 from django.db.models import AutoField, F, Model, Q
 from django.utils import timezone
 
@@ -121,18 +121,19 @@ def _insert_many(model: type[Model], objects: Sequence[Model]) -> None:
     """
     if not objects:
         return
+    database = connections[router.db_for_write(model)]  # the wrapper itself, not the proxy
     fields = [field for field in model._meta.concrete_fields if not isinstance(field, AutoField)]
-    quote = connection.ops.quote_name
+    quote = database.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (quoted names from the model)
         quote(model._meta.db_table),
         ", ".join(quote(field.column) for field in fields),
         ", ".join(["%s"] * len(fields)),
     )
+    steps = [(field.pre_save, field.get_db_prep_save) for field in fields]
     rows = [
-        tuple(field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields)
-        for obj in objects
+        tuple(prepare(value(obj, True), database) for value, prepare in steps) for obj in objects
     ]
-    with connection.cursor() as cursor:
+    with database.cursor() as cursor:
         cursor.executemany(sql, rows)
 
 

@@ -68,6 +68,12 @@ class InvalidApiKey(GatewayError):
     status, type, code = 401, "authentication_error", "invalid_api_key"
 
 
+class MethodNotAllowed(GatewayError):
+    """The endpoint does not answer this HTTP method."""
+
+    status, type, code = 405, "invalid_request_error", "method_not_allowed"
+
+
 class ModelNotAllowed(GatewayError):
     """The key's allowlist does not include the model."""
 

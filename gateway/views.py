@@ -4,14 +4,13 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from adrf.views import APIView
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
 from django.utils import timezone
 from rest_framework.request import Request
@@ -24,12 +23,14 @@ from gateway.errors import (
     GenerationNotFound,
     InternalError,
     InvalidRequest,
+    MethodNotAllowed,
     ModelNotAllowed,
     ModelNotFound,
     RequestTooLarge,
 )
 from gateway.parsing import parse_chat_request
 from gateway.recorder import recorder
+from gateway.responses import RelayStreamResponse, error_response, json_response
 from gateway.routing import route_plan
 from gateway.schemas import ChatRequest, KeyContext, Offer
 
@@ -41,50 +42,9 @@ MODEL_NOT_ALLOWED = "This API key may not use the model '{model}'."
 INTERNAL_ERROR = "The gateway failed to handle this request."
 GENERATION_NOT_FOUND = "No generation with id '{id}' was made with this API key."
 MISSING_GENERATION_ID = "Pass the generation's id as '?id='."
+METHOD_NOT_ALLOWED = "This endpoint does not answer {method}."
 
 _rng = random.Random()  # noqa: S311 (load balancing, not security)
-
-
-def json_response(body: bytes, status: int = 200, **headers: str) -> HttpResponse:
-    """A JSON response with the given extra headers."""
-    response = HttpResponse(body, status=status, content_type="application/json")
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
-def error_response(error: GatewayError, request_id: str | None = None) -> HttpResponse:
-    """The OpenAI error envelope with the error's status and headers."""
-    response = json_response(error.body(), status=error.http_status)
-    for name, value in error.headers().items():
-        response[name] = value
-    if request_id:
-        response["x-request-id"] = request_id
-    return response
-
-
-class RelayStreamResponse(StreamingHttpResponse):
-    """An SSE response that, when closed, also settles a stream the server never finished
-    sending (a client gone before the body started): the upstream is closed and billed."""
-
-    def __init__(self, events: Any, on_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        super().__init__(events, content_type="text/event-stream")
-        self._on_close = on_close
-        self._loop = asyncio.get_running_loop()
-
-    def close(self) -> None:
-        """Django calls this (from a worker thread) once the response is done with."""
-        super().close()
-        self._loop.call_soon_threadsafe(_spawn, self._on_close())
-
-
-_background: set["asyncio.Task[None]"] = set()
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 class GatewayApiView(APIView):
@@ -113,8 +73,8 @@ class GatewayApiView(APIView):
             self.response["x-request-id"] = new_request_id()
         return self.response
 
-    async def _not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Any:
-        self.http_method_not_allowed(request, *args, **kwargs)
+    async def _not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return error_response(MethodNotAllowed(METHOD_NOT_ALLOWED.format(method=request.method)))
 
     async def key_of(self, request: Request) -> KeyContext:
         """The calling key; raises InvalidApiKey."""

@@ -123,3 +123,12 @@ def test_unknown_key_gets_401_and_leaves_no_record(gateway):
     assert error.value.code == "invalid_api_key"
     assert error.value.request_id
     assert gateway.records() == []
+
+
+def test_wrong_method_gets_the_openai_envelope(gateway):
+    with gateway.http() as http:
+        response = http.get("/v1/chat/completions")
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.headers["x-request-id"]

@@ -1,0 +1,51 @@
+"""Responses of the client API: JSON, the OpenAI error envelope, and the relayed SSE stream."""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from django.http import HttpResponse, StreamingHttpResponse
+
+from gateway.errors import GatewayError
+
+
+def json_response(body: bytes, status: int = 200, **headers: str) -> HttpResponse:
+    """A JSON response with the given extra headers."""
+    response = HttpResponse(body, status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def error_response(error: GatewayError, request_id: str | None = None) -> HttpResponse:
+    """The OpenAI error envelope with the error's status and headers."""
+    response = json_response(error.body(), status=error.http_status)
+    for name, value in error.headers().items():
+        response[name] = value
+    if request_id:
+        response["x-request-id"] = request_id
+    return response
+
+
+class RelayStreamResponse(StreamingHttpResponse):
+    """An SSE response that, when closed, also settles a stream the server never finished
+    sending (a client gone before the body started): the upstream is closed and billed."""
+
+    def __init__(self, events: Any, on_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        super().__init__(events, content_type="text/event-stream")
+        self._on_close = on_close
+        self._loop = asyncio.get_running_loop()
+
+    def close(self) -> None:
+        """Django calls this (from a worker thread) once the response is done with."""
+        super().close()
+        self._loop.call_soon_threadsafe(_spawn, self._on_close())
+
+
+_background: set["asyncio.Task[None]"] = set()
+
+
+def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
