@@ -153,11 +153,20 @@ class Gateway:
         assert recorder.flush(timeout=10), "the usage recorder did not drain"
         return list(UsageRecord.objects.order_by("created_at", "id"))
 
+    def wait_records(self, count: int) -> list[UsageRecord]:
+        """Exactly `count` records, waiting up to 5 s for them: a stream's record is submitted
+        just after its last event reached the client."""
+        deadline = time.monotonic() + 5
+        found = self.records()
+        while len(found) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+            found = self.records()
+        assert len(found) == count, [(r.id, r.status, r.http_status) for r in found]
+        return found
+
     def record(self) -> UsageRecord:
         """The one usage record there must be."""
-        records = self.records()
-        assert len(records) == 1, [(r.id, r.status, r.http_status) for r in records]
-        return records[0]
+        return self.wait_records(1)[0]
 
     def received(self) -> list[dict[str, Any]]:
         """Chat requests the fake upstream received, oldest first."""

@@ -4,7 +4,6 @@ The SDK is the client; the fake upstream is the provider.
 """
 
 import json
-import time
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -14,7 +13,6 @@ import openai
 import pytest
 
 from bench.fake_upstream import reply_text
-from billing.models import UsageRecord
 from tests.gateway.conftest import Gateway
 
 MODEL = "gpt-4o-mini"
@@ -44,21 +42,6 @@ TIME_TOOL = {
 }
 
 
-def records(gateway: Gateway, count: int = 1) -> list[UsageRecord]:
-    """Exactly `count` records, waiting briefly for streams' records to land."""
-    deadline = time.monotonic() + 5
-    found = gateway.records()
-    while len(found) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-        found = gateway.records()
-    assert len(found) == count, [(r.id, r.status, r.http_status) for r in found]
-    return found
-
-
-def the_record(gateway: Gateway) -> UsageRecord:
-    return records(gateway)[0]
-
-
 def cost(prompt: int, completion: int, price: tuple[str, str] = ("1", "2")) -> Decimal:
     return (prompt * Decimal(price[0]) + completion * Decimal(price[1])) / Decimal(10**6)
 
@@ -79,7 +62,7 @@ def test_chat_completions_under_every_alias(gateway, prefix):
     assert completion.model == MODEL
     assert raw.headers["x-switchyard-channel"] == "main"
     assert [r["body"]["model"] for r in gateway.received()] == ["main-model"]
-    record = the_record(gateway)
+    record = gateway.record()
     assert record.id == raw.headers["x-request-id"]
     assert (record.status, record.http_status, record.usage_source) == ("ok", 200, "provider")
     assert record.cost == cost(PROMPT_TOKENS, COMPLETION_TOKENS)
@@ -101,7 +84,7 @@ def test_streaming_under_every_alias(gateway, prefix):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == REPLY
     assert chunks[-1].usage.completion_tokens == COMPLETION_TOKENS
     assert len(gateway.received()) == 1
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.stream, record.completion_tokens) == (
         "ok",
         True,
@@ -124,7 +107,7 @@ def test_alias_errors_use_the_same_envelope(gateway, path):
     assert unknown.json()["error"]["code"] == "model_not_found"
     assert unknown.headers["x-request-id"]
     assert gateway.received() == []
-    assert the_record(gateway).http_status == 404
+    assert gateway.record().http_status == 404
 
 
 # --- GET /v1/models -----------------------------------------------------------------------
@@ -221,7 +204,7 @@ def test_generation_returns_the_record_for_the_same_key(gateway):
         model=MODEL, messages=MESSAGES, user="alice"
     )
     request_id = raw.headers["x-request-id"]
-    record = the_record(gateway)
+    record = gateway.record()
 
     for prefix in ("/v1", "/api/v1", "/openai/v1"):
         with gateway.http() as http:
@@ -248,7 +231,7 @@ def test_generation_of_a_failed_request(gateway):
     gateway.channel("main")
     with pytest.raises(openai.NotFoundError) as caught:
         gateway.client().chat.completions.create(model="gpt-9", messages=MESSAGES)
-    the_record(gateway)  # stored by the recorder's thread
+    gateway.record()  # stored by the recorder's thread
 
     with gateway.http() as http:
         response = http.get("/v1/generation", params={"id": caught.value.request_id})
@@ -265,7 +248,7 @@ def test_generation_of_a_failed_request(gateway):
 def test_generation_of_another_keys_request_is_404(gateway):
     gateway.channel("main")
     raw = gateway.client().chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES)
-    the_record(gateway)  # stored: the 404 below is about the key, not timing
+    gateway.record()  # stored: the 404 below is about the key, not timing
     other = gateway.new_key()
 
     with gateway.http(key=other) as http:
@@ -341,7 +324,7 @@ def test_tool_call_non_stream(gateway):
     assert completion.usage.completion_tokens == TOOL_COMPLETION_TOKENS
     sent = gateway.received()[0]["body"]
     assert sent["tools"] == [WEATHER_TOOL, TIME_TOOL]
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.completion_tokens, record.usage_source) == (
         "ok",
         TOOL_COMPLETION_TOKENS,
@@ -405,7 +388,7 @@ def test_tool_call_stream_fragments(gateway):
     assert chunks[-1].choices == []
     assert chunks[-1].usage.completion_tokens == TOOL_COMPLETION_TOKENS
     assert len(gateway.received()) == 1
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.stream, record.completion_tokens) == (
         "ok",
         True,
@@ -432,7 +415,7 @@ def test_tool_call_stream_through_the_sdk_helper(gateway):
     assert call.id.startswith("call_")
     assert final.usage.completion_tokens == TOOL_COMPLETION_TOKENS
     assert len(gateway.received()) == 1
-    assert the_record(gateway).status == "ok"
+    assert gateway.record().status == "ok"
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
@@ -454,7 +437,7 @@ def test_tool_choice_naming_a_function(gateway, stream):
     else:
         assert response.choices[0].message.tool_calls[0].function.name == "get_time"
     assert gateway.received()[0]["body"]["tool_choice"] == choice
-    assert the_record(gateway).status == "ok"
+    assert gateway.record().status == "ok"
 
 
 def test_tool_choice_none_answers_with_text(gateway):
@@ -467,7 +450,7 @@ def test_tool_choice_none_answers_with_text(gateway):
     assert completion.choices[0].message.content == REPLY
     assert completion.choices[0].message.tool_calls is None
     assert completion.choices[0].finish_reason == "stop"
-    assert the_record(gateway).completion_tokens == COMPLETION_TOKENS
+    assert gateway.record().completion_tokens == COMPLETION_TOKENS
 
 
 def test_tool_call_round_trip_with_the_tool_result(gateway):
@@ -491,7 +474,7 @@ def test_tool_call_round_trip_with_the_tool_result(gateway):
     sent = gateway.received()[1]["body"]["messages"]
     assert sent[1]["tool_calls"][0]["id"] == call.id
     assert sent[2] == {"role": "tool", "tool_call_id": call.id, "content": '{"temp": 21}'}
-    assert len(records(gateway, 2)) == 2
+    assert len(gateway.wait_records(2)) == 2
 
 
 # --- n > 1 --------------------------------------------------------------------------------
@@ -507,7 +490,7 @@ def test_n2_non_stream(gateway):
     assert completion.choices[1].message.content == reply_text(8, 1)
     assert completion.usage.completion_tokens == 2 * COMPLETION_TOKENS
     assert gateway.received()[0]["body"]["n"] == 2
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.prompt_tokens, record.completion_tokens) == (
         PROMPT_TOKENS,
         2 * COMPLETION_TOKENS,
@@ -548,7 +531,7 @@ def test_n2_stream(gateway):
     assert usage_chunk.usage.completion_tokens == 2 * COMPLETION_TOKENS
     assert len({c.id for c in chunks}) == 1
     assert len(gateway.received()) == 1
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.completion_tokens, record.usage_source) == (
         "ok",
         2 * COMPLETION_TOKENS,
@@ -571,4 +554,4 @@ def test_n2_tool_calls_stream(gateway):
     assert calls[0]["id"] != calls[1]["id"]
     for call in calls.values():
         assert json.loads(call["arguments"]) == {"city": "test", "days": 1}
-    assert the_record(gateway).completion_tokens == 2 * TOOL_COMPLETION_TOKENS
+    assert gateway.record().completion_tokens == 2 * TOOL_COMPLETION_TOKENS

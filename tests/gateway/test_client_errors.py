@@ -49,10 +49,6 @@ def assert_envelope(
     return error
 
 
-def records(gateway: Gateway) -> list[UsageRecord]:
-    return gateway.records()
-
-
 def one_record(gateway: Gateway, response: httpx.Response) -> UsageRecord:
     """The request's one record, matching the response's id and status."""
     record = gateway.record()
@@ -98,7 +94,7 @@ def test_bad_credentials_are_401_without_a_record(gateway, authorization):
 
     assert_envelope(response, 401, "authentication_error", "invalid_api_key")
     assert gateway.received() == []
-    assert records(gateway) == []
+    assert gateway.records() == []
 
 
 def test_unknown_key_through_the_sdk(gateway):
@@ -112,7 +108,7 @@ def test_unknown_key_through_the_sdk(gateway):
     assert caught.value.type == "authentication_error"
     assert caught.value.request_id
     assert gateway.received() == []
-    assert records(gateway) == []
+    assert gateway.records() == []
 
 
 def test_scheme_is_case_insensitive(gateway):
@@ -129,7 +125,7 @@ def test_scheme_is_case_insensitive(gateway):
     assert response.status_code == 200
     assert lower.status_code == 200
     assert len(gateway.received()) == 2
-    assert len(records(gateway)) == 2
+    assert len(gateway.records()) == 2
 
 
 def test_revoked_key_is_401(gateway):
@@ -147,7 +143,7 @@ def test_revoked_key_is_401(gateway):
     assert "revoked" in caught.value.message
     assert caught.value.request_id
     assert len(gateway.received()) == 1, "only the request before the revocation went upstream"
-    (record,) = records(gateway)
+    (record,) = gateway.records()
     assert (record.key_id, record.status) == (key.pk, "ok")
 
 
@@ -163,7 +159,7 @@ def test_expired_key_is_401(gateway):
     assert caught.value.code == "invalid_api_key"
     assert "expired" in caught.value.message
     assert gateway.received() == []
-    assert records(gateway) == []
+    assert gateway.records() == []
 
 
 def test_key_expiring_later_works(gateway):
@@ -434,7 +430,7 @@ def test_missing_messages_and_model_are_400(gateway):
     assert_envelope(missing_messages, 400, "invalid_request_error", "invalid_request", "messages")
     assert_envelope(missing_model, 400, "invalid_request_error", "invalid_request", "model")
     assert gateway.received() == []
-    found = records(gateway)
+    found = gateway.records()
     assert sorted(r.http_status for r in found) == [400, 400]
     assert {r.id for r in found} == {
         missing_messages.headers["x-request-id"],
@@ -470,7 +466,7 @@ def test_body_over_the_limit_is_413(gateway):
     assert_envelope(response, 413, "invalid_request_error", "request_too_large")
     assert small.status_code == 200
     assert len(gateway.received()) == 1
-    found = {r.id: r for r in records(gateway)}
+    found = {r.id: r for r in gateway.records()}
     assert len(found) == 2
     record = found[response.headers["x-request-id"]]
     assert (record.status, record.http_status, record.error_code) == (
@@ -621,10 +617,10 @@ def test_odd_but_valid_json_never_gets_a_5xx(gateway, name, body):
 def the_record_of(gateway: Gateway, response: httpx.Response) -> UsageRecord:
     """The one record, also for streams (written just after their last event)."""
     deadline = time.monotonic() + 1
-    found = records(gateway)
+    found = gateway.records()
     while not found and time.monotonic() < deadline:
         time.sleep(0.02)
-        found = records(gateway)
+        found = gateway.records()
     assert len(found) == 1, [(r.id, r.http_status) for r in found]
     assert found[0].id == response.headers["x-request-id"]
     return found[0]

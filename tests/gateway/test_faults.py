@@ -84,17 +84,6 @@ def calls(gateway: Gateway) -> Counter[str]:
     return Counter(request["body"]["model"] for request in gateway.received())
 
 
-def the_record(gateway: Gateway) -> UsageRecord:
-    """The one usage record; a stream's is written just after its last event, so wait for it."""
-    deadline = time.monotonic() + 5
-    records = gateway.records()
-    while not records and time.monotonic() < deadline:
-        time.sleep(0.02)
-        records = gateway.records()
-    assert len(records) == 1, [(r.id, r.status, r.http_status) for r in records]
-    return records[0]
-
-
 def attempts(record: UsageRecord) -> list[tuple[str, str, int | None]]:
     return [(a["channel"], a["outcome"], a["http_status"]) for a in record.attempts]
 
@@ -123,7 +112,7 @@ def assert_served_by_good(
     assert answer["headers"]["x-switchyard-channel"] == "good"
     assert answer["usage"].prompt_tokens == PROMPT_TOKENS
     assert answer["usage"].completion_tokens == COMPLETION_TOKENS
-    record = the_record(gateway)
+    record = gateway.record()
     assert record.id == answer["headers"]["x-request-id"]
     assert (record.status, record.http_status, record.error_code) == ("ok", 200, "")
     assert record.stream is stream
@@ -194,7 +183,7 @@ def test_retryable_status_falls_back_to_the_next_channel(gateway, stream, fault,
 
     assert_served_by_good(gateway, answer, good, stream)
     assert calls(gateway) == {bad_upstream: 1, GOOD: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert attempts(record) == [("bad", outcome, fault["status"]), ("good", "ok", 200)]
     assert record.attempts[0]["provider"] == "openai"
     assert record.attempts[0]["error"]
@@ -215,7 +204,7 @@ def test_all_channels_rate_limited_is_429_with_retry_after(gateway, stream):
     assert error.response.headers["retry-after"] == "3"
     assert error.request_id
     assert calls(gateway) == {first: 1, second: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert record.id == error.request_id
     assert (record.status, record.http_status, record.error_code) == (
         "error",
@@ -239,7 +228,7 @@ def test_all_rate_limited_without_retry_after_still_sends_one(gateway):
     retry_after = float(error.response.headers["retry-after"])
     assert 0 < retry_after <= 60
     assert calls(gateway) == {"rl-model@status=429": 1}
-    assert the_record(gateway).http_status == 429
+    assert gateway.record().http_status == 429
 
 
 @STREAM
@@ -263,7 +252,7 @@ def test_all_channels_5xx_is_503_naming_every_reason(gateway, stream):
     assert error.response.headers["retry-after"] == "4"
     assert error.response.headers["x-request-id"] == error.request_id
     assert calls(gateway) == {first: 1, second: 1, third: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.error_code) == (
         "error",
         503,
@@ -291,7 +280,7 @@ def test_timeout_falls_back(gateway, stream):
 
     assert_served_by_good(gateway, answer, good, stream)
     assert calls(gateway) == {slow: 1, GOOD: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert attempts(record) == [("bad", "timeout", None), ("good", "ok", 200)]
     assert record.attempts[0]["latency_ms"] >= 400
 
@@ -310,7 +299,7 @@ def test_all_channels_time_out_is_504(gateway, stream):
     assert error.code == "all_channels_failed"
     assert "0.4" in error.message
     assert calls(gateway) == {first: 1, second: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.error_code) == (
         "error",
         504,
@@ -327,7 +316,7 @@ def test_slow_first_token_falls_back_when_streaming(gateway):
 
     assert_served_by_good(gateway, answer, good, stream=True)
     assert calls(gateway) == {slow: 1, GOOD: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert attempts(record) == [("bad", "timeout", None), ("good", "ok", 200)]
     assert record.ttft_ms is not None
     assert record.ttft_ms >= 400
@@ -345,7 +334,7 @@ def test_dropped_connection_falls_back(gateway, stream):
 
     assert_served_by_good(gateway, answer, good, stream)
     assert calls(gateway) == {dropped: 1, GOOD: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert attempts(record) == [("bad", "connect_error", None), ("good", "ok", 200)]
 
 
@@ -358,7 +347,7 @@ def test_connection_refused_falls_back(gateway, stream):
 
     assert_served_by_good(gateway, answer, good, stream)
     assert calls(gateway) == {GOOD: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert attempts(record) == [("refused", "connect_error", None), ("good", "ok", 200)]
 
 
@@ -370,7 +359,7 @@ def test_connection_refused_everywhere_is_503(gateway):
     assert error.status_code == 503
     assert error.code == "all_channels_failed"
     assert calls(gateway) == {}
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.http_status, record.error_code) == (503, "all_channels_failed")
     assert attempts(record) == [("refused", "connect_error", None)]
 
@@ -397,7 +386,7 @@ def test_stream_failing_before_content_falls_back(gateway, fault, outcomes):
     roles = [c for c in chunks if c.choices and c.choices[0].delta.role]
     assert len(roles) == 1, "the failed attempt's role chunk must not reach the client"
     assert calls(gateway) == {broken: 1, GOOD: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     (bad_attempt, good_attempt) = record.attempts
     assert bad_attempt["channel"] == "bad"
     assert bad_attempt["outcome"] in outcomes
@@ -418,7 +407,7 @@ def assert_in_band_failure(gateway, text, chunks, error, headers, code, broken):
     assert all(c.choices[0].finish_reason is None for c in chunks if c.choices)
     assert headers["x-switchyard-channel"] == "bad"
     assert calls(gateway) == {broken: 1}, "the second channel must never be called"
-    record = the_record(gateway)
+    record = gateway.record()
     assert record.id == headers["x-request-id"]
     assert (record.status, record.http_status, record.error_code) == ("error", 200, code)
     assert record.stream is True
@@ -495,7 +484,7 @@ def test_in_band_error_event_then_done_on_the_wire(gateway):
     assert error_chunk["error"]["code"] == "upstream_stream_error"
     assert response.headers["x-request-id"]
     assert calls(gateway) == {broken: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert record.id == response.headers["x-request-id"]
     assert (record.status, record.error_code) == ("error", "upstream_stream_error")
 
@@ -509,7 +498,7 @@ def test_retry_after_is_capped_at_60_seconds(gateway):
     assert error.status_code == 429
     assert error.response.headers["retry-after"] == "60"
     assert calls(gateway) == {upstream: 1}
-    assert attempts(the_record(gateway)) == [("only", "rate_limited", 429)]
+    assert attempts(gateway.record()) == [("only", "rate_limited", 429)]
 
 
 # --- missing usage ------------------------------------------------------------------------
@@ -527,7 +516,7 @@ def test_missing_usage_non_stream_is_estimated(gateway):
     assert usage.completion_tokens > 0
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     assert calls(gateway) == {upstream: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.usage_source) == ("ok", 200, "estimated")
     assert record.channel_id == channel.pk
     assert (record.prompt_tokens, record.completion_tokens) == (
@@ -549,7 +538,7 @@ def test_missing_usage_stream_is_estimated(gateway, include_usage):
 
     assert answer["text"] == REPLY
     assert answer["chunks"][-1 if not include_usage else -2].choices[0].finish_reason == "stop"
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.usage_source) == ("ok", 200, "estimated")
     assert record.prompt_tokens > 0
     assert record.completion_tokens > 0
@@ -589,7 +578,7 @@ def test_upstream_client_error_is_returned_and_not_retried(gateway, stream, stat
     assert set(body["error"]) == {"message", "type", "param", "code"}
     assert error.request_id
     assert calls(gateway) == {rejecting: 1}, "the fallback channel must not be called"
-    record = the_record(gateway)
+    record = gateway.record()
     assert record.id == error.request_id
     assert (record.status, record.http_status, record.error_code) == (
         "error",
@@ -617,7 +606,7 @@ def test_channel_credentials_refused_on_the_only_channel_is_503(gateway, stream,
     assert "Incorrect API key" not in error.message
     assert CHANNEL_SECRET_PREFIX not in error.message
     assert calls(gateway) == {refused: 1}
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.error_code) == (
         "error",
         503,
@@ -636,7 +625,7 @@ def test_channel_credentials_refused_falls_back(gateway, stream, status):
 
     assert_served_by_good(gateway, answer, good, stream)
     assert calls(gateway) == {refused: 1, GOOD: 1}
-    assert attempts(the_record(gateway)) == [("bad", "channel_auth", status), ("good", "ok", 200)]
+    assert attempts(gateway.record()) == [("bad", "channel_auth", status), ("good", "ok", 200)]
 
 
 # --- the client leaves --------------------------------------------------------------------
@@ -655,7 +644,7 @@ def test_client_disconnect_mid_stream_is_recorded_as_cancelled(gateway):
     stream.close()
 
     assert first_text == "Hello"
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.error_code) == (
         "cancelled",
         499,
@@ -680,7 +669,7 @@ def test_client_timeout_before_the_answer_is_recorded_as_cancelled(gateway):
     with pytest.raises(openai.APITimeoutError):
         gateway.client(timeout=0.5).chat.completions.create(model=MODEL, messages=MESSAGES)
 
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.error_code) == (
         "cancelled",
         499,

@@ -4,7 +4,6 @@ Each channel serves the public model under its own upstream name, so what the fa
 received tells which channels were called, in which order.
 """
 
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -90,21 +89,6 @@ def called(gateway: Gateway) -> list[str]:
     return [request["body"]["model"] for request in gateway.received()]
 
 
-def records(gateway: Gateway, count: int = 1) -> list[UsageRecord]:
-    """Exactly `count` records, waiting briefly for streams' records to land."""
-    deadline = time.monotonic() + 5
-    found = gateway.records()
-    while len(found) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-        found = gateway.records()
-    assert len(found) == count, [(r.id, r.status, r.http_status) for r in found]
-    return found
-
-
-def the_record(gateway: Gateway) -> UsageRecord:
-    return records(gateway)[0]
-
-
 def attempts(record: UsageRecord) -> list[tuple[str, str]]:
     return [(a["channel"], a["outcome"]) for a in record.attempts]
 
@@ -114,7 +98,7 @@ def assert_served(gateway: Gateway, answer: dict[str, Any], channel: str, provid
     assert answer["text"] == REPLY
     assert answer["headers"]["x-switchyard-channel"] == channel
     assert answer["provider"] == provider
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status) == ("ok", 200)
     assert record.provider == provider
     assert record.channel is not None
@@ -132,7 +116,7 @@ def test_only_keeps_the_listed_providers(gateway):
 
     assert_served(gateway, answer, "beta", "azure")
     assert called(gateway) == [upstream_of("beta")]
-    assert attempts(the_record(gateway)) == [("beta", "ok")]
+    assert attempts(gateway.record()) == [("beta", "ok")]
 
 
 def test_only_never_falls_back_outside_the_list(gateway):
@@ -143,7 +127,7 @@ def test_only_never_falls_back_outside_the_list(gateway):
     assert error.status_code == 503
     assert error.code == "all_channels_failed"
     assert called(gateway) == [upstream_of("beta", ("beta",))]
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.http_status, record.error_code) == (503, "all_channels_failed")
     assert attempts(record) == [("beta", "server_error")]
 
@@ -155,7 +139,7 @@ def test_ignore_drops_providers(gateway):
 
     assert_served(gateway, answer, "gamma", "together")
     assert called(gateway) == [upstream_of("gamma")]
-    assert the_record(gateway).input_price == Decimal(1)
+    assert gateway.record().input_price == Decimal(1)
 
 
 # --- provider.order and allow_fallbacks ---------------------------------------------------
@@ -182,7 +166,7 @@ def test_order_with_fallbacks_continues_in_default_order(gateway):
         upstream_of("beta", failing),
         upstream_of("alpha"),
     ]
-    assert attempts(the_record(gateway)) == [
+    assert attempts(gateway.record()) == [
         ("gamma", "server_error"),
         ("beta", "server_error"),
         ("alpha", "ok"),
@@ -200,7 +184,7 @@ def test_order_without_fallbacks_fails_when_the_ordered_provider_fails(gateway, 
     assert error.status_code == 503
     assert error.code == "all_channels_failed"
     assert called(gateway) == [upstream_of("gamma", ("gamma",))], "nothing outside order"
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.status, record.http_status, record.error_code) == (
         "error",
         503,
@@ -216,7 +200,7 @@ def test_order_without_fallbacks_walks_the_order_list(gateway):
 
     assert_served(gateway, answer, "beta", "azure")
     assert called(gateway) == [upstream_of("gamma", ("gamma",)), upstream_of("beta")]
-    assert attempts(the_record(gateway)) == [("gamma", "server_error"), ("beta", "ok")]
+    assert attempts(gateway.record()) == [("gamma", "server_error"), ("beta", "ok")]
 
 
 def test_no_fallbacks_without_order_tries_only_the_first_choice_provider(gateway):
@@ -227,7 +211,7 @@ def test_no_fallbacks_without_order_tries_only_the_first_choice_provider(gateway
     assert error.status_code == 503
     assert error.code == "all_channels_failed"
     assert called(gateway) == [upstream_of("alpha", ("alpha",))]
-    assert attempts(the_record(gateway)) == [("alpha", "server_error")]
+    assert attempts(gateway.record()) == [("alpha", "server_error")]
 
 
 def test_no_fallbacks_without_order_serves_from_the_first_choice(gateway):
@@ -249,7 +233,7 @@ def test_sibling_channels_of_one_provider_are_tried_without_fallbacks(gateway):
 
     assert_served(gateway, answer, "openai-2", "openai")
     assert called(gateway) == [failing, "openai-2-model"]
-    assert attempts(the_record(gateway)) == [("openai-1", "server_error"), ("openai-2", "ok")]
+    assert attempts(gateway.record()) == [("openai-1", "server_error"), ("openai-2", "ok")]
 
 
 def test_sibling_channels_with_order_and_no_fallbacks(gateway):
@@ -263,7 +247,7 @@ def test_sibling_channels_with_order_and_no_fallbacks(gateway):
 
     assert error.status_code == 503
     assert sorted(called(gateway)) == sorted([first, second]), "both siblings, never azure"
-    record = the_record(gateway)
+    record = gateway.record()
     assert sorted(attempts(record)) == [("openai-1", "server_error"), ("openai-2", "server_error")]
 
 
@@ -277,7 +261,7 @@ def test_sort_by_price_replaces_the_default_order(gateway):
 
     assert_served(gateway, answer, "gamma", "together")
     assert called(gateway) == [upstream_of("gamma")]
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.input_price, record.output_price) == (Decimal(1), Decimal(2))
 
 
@@ -306,7 +290,7 @@ def test_max_price_never_falls_back_to_a_pricier_channel(gateway):
 
     assert error.status_code == 503
     assert called(gateway) == [upstream_of("gamma", ("gamma",))]
-    assert attempts(the_record(gateway)) == [("gamma", "server_error")]
+    assert attempts(gateway.record()) == [("gamma", "server_error")]
 
 
 def test_max_price_below_every_channel_is_no_available_channel(gateway):
@@ -318,7 +302,7 @@ def test_max_price_below_every_channel_is_no_available_channel(gateway):
     assert error.code == "no_available_channel"
     assert "max_price" in error.message
     assert called(gateway) == []
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.http_status, record.error_code, record.attempts) == (
         404,
         "no_available_channel",
@@ -337,7 +321,7 @@ def test_the_higher_priority_tier_serves(gateway):
         ask(gateway)
 
     assert called(gateway) == ["high-model"] * 5
-    found = records(gateway, 5)
+    found = gateway.wait_records(5)
     assert {r.channel.name for r in found} == {"high"}
     assert all(attempts(r) == [("high", "ok")] for r in found)
 
@@ -361,7 +345,7 @@ def test_a_zero_weight_channel_is_only_a_spare(gateway):
         ask(gateway)
 
     assert called(gateway) == ["main-model"] * 5
-    assert {r.channel.name for r in records(gateway, 5)} == {"main"}
+    assert {r.channel.name for r in gateway.wait_records(5)} == {"main"}
 
 
 def test_attempts_are_bounded_by_max_attempts(gateway):
@@ -375,7 +359,7 @@ def test_attempts_are_bounded_by_max_attempts(gateway):
 
     assert error.status_code == 503
     assert called(gateway) == ["c3-model@status=503", "c2-model@status=503"]
-    assert attempts(the_record(gateway)) == [("c3", "server_error"), ("c2", "server_error")]
+    assert attempts(gateway.record()) == [("c3", "server_error"), ("c2", "server_error")]
 
 
 # --- models fallback ----------------------------------------------------------------------
@@ -396,7 +380,7 @@ def test_models_fallback_serves_the_next_model(gateway, stream):
     assert answer["model"] == "model-b"
     assert answer["headers"]["x-switchyard-channel"] == "fallback"
     assert called(gateway) == [primary_a, primary_b, "fallback-b"]
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.model, record.served_model) == ("model-a", "model-b")
     assert (record.status, record.http_status, record.provider) == ("ok", 200, "azure")
     assert attempts(record) == [
@@ -414,7 +398,7 @@ def test_models_fallback_is_not_used_when_the_primary_works(gateway):
 
     assert answer["model"] == "model-a"
     assert called(gateway) == ["primary-a"]
-    record = the_record(gateway)
+    record = gateway.record()
     assert (record.model, record.served_model) == ("model-a", "model-a")
 
 
@@ -430,7 +414,7 @@ def test_models_fallback_skips_models_the_key_may_not_use(gateway):
 
     assert completion.model == "model-c"
     assert called(gateway) == ["primary-a@status=503", "open-c"]
-    assert the_record(gateway).served_model == "model-c"
+    assert gateway.record().served_model == "model-c"
 
 
 def test_provider_filters_apply_to_fallback_models_too(gateway):
