@@ -21,7 +21,7 @@ from gateway.accounting import UsageDraft
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-LINGER_SECONDS = 0.05
+LINGER_SECONDS = 0.25
 RETRY_SECONDS = 1.0
 
 

@@ -47,6 +47,7 @@ UPSTREAM_ENDED_EARLY = "the upstream closed the stream before finishing"
 UPSTREAM_STALLED = "the upstream sent nothing for {seconds:g} s"
 UPSTREAM_BROKE = "the connection to the upstream broke"
 UPSTREAM_GARBLED = "the upstream sent a malformed event"
+NO_ADAPTER = "this gateway cannot speak the channel's protocol '{api_type}' yet"
 NESTED_TOO_DEEPLY = "The request body is nested too deeply to be forwarded."
 
 
@@ -136,6 +137,15 @@ class _AttemptFailed(Exception):
         self.failure = failure
 
 
+def _adapter_of(offer: Offer) -> Adapter:
+    """The offer's adapter; a protocol this gateway cannot speak yet fails only this attempt."""
+    try:
+        return adapter_for(offer.api_type)
+    except KeyError:
+        message = NO_ADAPTER.format(api_type=offer.api_type)
+        raise _AttemptFailed(Failure("unsupported_protocol", True, message)) from None
+
+
 async def _first_success(
     exchange: Exchange,
     plan: list[Offer],
@@ -148,12 +158,11 @@ async def _first_success(
     for offer in plan:
         if exchange.remaining() <= 0:
             break
-        adapter = adapter_for(offer.api_type)
         started = time.monotonic()
         limit = min(limit_of(offer), exchange.remaining())
         failure: Failure
         try:
-            return await _within(limit, attempt(offer, adapter)), offer, started
+            return await _within(limit, attempt(offer, _adapter_of(offer))), offer, started
         except _AttemptFailed as error:
             failure = error.failure
         except TimeoutError:

@@ -29,9 +29,12 @@ def error_response(error: GatewayError, request_id: str | None = None) -> HttpRe
 
 class RelayStreamResponse(StreamingHttpResponse):
     """An SSE response that, when closed, also settles a stream the server never finished
-    sending (a client gone before the body started): the upstream is closed and billed."""
+    sending (a client gone before the body started): `on_close` returns the coroutine that
+    closes and bills it, or None when the stream was settled already."""
 
-    def __init__(self, events: Any, on_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    def __init__(
+        self, events: Any, on_close: Callable[[], Coroutine[Any, Any, None] | None]
+    ) -> None:
         super().__init__(events, content_type="text/event-stream")
         self._on_close = on_close
         self._loop = asyncio.get_running_loop()
@@ -39,7 +42,9 @@ class RelayStreamResponse(StreamingHttpResponse):
     def close(self) -> None:
         """Django calls this (from a worker thread) once the response is done with."""
         super().close()
-        self._loop.call_soon_threadsafe(_spawn, self._on_close())
+        settle = self._on_close()
+        if settle is not None:
+            self._loop.call_soon_threadsafe(_spawn, settle)
 
 
 _background: set["asyncio.Task[None]"] = set()

@@ -190,7 +190,9 @@ class ChatCompletionsView(GatewayApiView):
 
         response = RelayStreamResponse(
             relay.relay_events(exchange, opened, on_end),
-            on_close=lambda: relay.abandon_stream(exchange, opened, on_end),
+            on_close=lambda: (
+                None if opened.settled else relay.abandon_stream(exchange, opened, on_end)
+            ),
         )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"

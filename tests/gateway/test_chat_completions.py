@@ -7,6 +7,7 @@ import pytest
 
 from billing.models import LedgerEntry
 from billing.selectors import account_ledger_sum
+from channels.models import Channel
 from tests.gateway.conftest import CHANNEL_SECRET_PREFIX
 
 MESSAGES = [{"role": "user", "content": "Say hello to the gateway"}]
@@ -132,3 +133,15 @@ def test_wrong_method_gets_the_openai_envelope(gateway):
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert response.headers["x-request-id"]
+
+
+def test_a_channel_whose_protocol_has_no_adapter_yet_is_skipped(gateway):
+    gateway.channel("claude", provider="anthropic", priority=10)
+    Channel.objects.filter(name="claude").update(api_type="anthropic")
+    gateway.channel("main", provider="openai")
+
+    completion = gateway.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    assert completion.model_extra["provider"] == "openai"
+    outcomes = [(a["channel"], a["outcome"]) for a in gateway.record().attempts]
+    assert outcomes == [("claude", "unsupported_protocol"), ("main", "ok")]
