@@ -35,7 +35,16 @@ CHANNEL_SETTINGS = (
     "enabled",
     "first_token_timeout",
     "timeout",
+    "probe_mode",
+    "probe_interval",
 )
+
+
+class ProbeMode(models.TextChoices):
+    """How a health probe checks a channel."""
+
+    MODELS = "models", "List the models (free)"
+    COMPLETION = "completion", "A 1-token completion on the first model"
 
 
 class Channel(models.Model):
@@ -67,6 +76,17 @@ class Channel(models.Model):
         validators=[MinValueValidator(0.1)],
         help_text="Seconds for the whole request; empty = the default.",
     )
+    probe_mode = models.CharField(
+        max_length=16, choices=ProbeMode.choices, default=ProbeMode.MODELS
+    )
+    probe_interval = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5)],
+        help_text="Seconds between health probes; empty = the default.",
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    next_probe_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,3 +14,12 @@ GATEWAY_CATALOG_SECONDS = env.float("GATEWAY_CATALOG_SECONDS", default=5.0)
 
 # Django refuses larger bodies itself; the chat endpoint answers them with a 413 envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES
+
+# Channel health: active probes (Celery) and the passive breaker fed by live traffic.
+HEALTH_PROBE_INTERVAL = env.int("HEALTH_PROBE_INTERVAL", default=60)
+HEALTH_PROBE_TIMEOUT = env.float("HEALTH_PROBE_TIMEOUT", default=10.0)
+HEALTH_FAILURE_THRESHOLD = env.int("HEALTH_FAILURE_THRESHOLD", default=3)
+HEALTH_MAX_BACKOFF = env.int("HEALTH_MAX_BACKOFF", default=900)
+HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
+BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
+BREAKER_COOLDOWN = env.float("BREAKER_COOLDOWN", default=30.0)
