@@ -99,6 +99,8 @@ def channel_form(channel: Channel, **changes: str) -> dict[str, str]:
         "enabled": "on",
         "first_token_timeout": "",
         "timeout": "",
+        "probe_mode": "models",
+        "probe_interval": "",
         "models-TOTAL_FORMS": "0",
         "models-INITIAL_FORMS": "0",
     }
