@@ -94,7 +94,8 @@ class Exchange:
             )
         )
         if failure is not None and failure.retryable:
-            stats.record_failure(offer.channel_id)
+            cooling = failure.retry_after if failure.outcome == "rate_limited" else None
+            stats.record_failure(offer.channel_id, retry_after=cooling)
 
 
 async def _within(seconds: float, awaitable: Awaitable[T]) -> T:

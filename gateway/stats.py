@@ -1,9 +1,10 @@
-"""Per-channel figures measured from live traffic in this process: latency, throughput, and
-recent failures — what routing's `sort` and its push-back of failing channels read."""
+"""What routing knows of each channel from live traffic: latency and throughput measured in this
+process, recent failures, and the breaker state (shared through Redis when configured)."""
 
 import time
 from dataclasses import dataclass
 
+from gateway import breakers
 from gateway.schemas import ChannelHealth
 
 EWMA_WEIGHT = 0.2
@@ -38,25 +39,33 @@ def record_success(
             figures.tokens_per_second, completion_tokens / generation_seconds
         )
     figures.consecutive_failures = 0
+    breakers.record_success(channel_id)
 
 
-def record_failure(channel_id: int) -> None:
-    """Note a retryable failure of the channel."""
+def record_failure(channel_id: int, *, retry_after: float | None = None) -> None:
+    """Note a retryable failure of the channel; a rate limit's `retry-after` cools it."""
     figures = _figures.setdefault(channel_id, ChannelFigures())
     figures.consecutive_failures += 1
     figures.last_failure_at = time.monotonic()
+    breakers.record_failure(channel_id, retry_after=retry_after)
 
 
-def channel_health() -> dict[int, ChannelHealth]:
-    """What routing should know of every channel measured so far."""
+async def channel_health() -> dict[int, ChannelHealth]:
+    """What routing should know of every channel measured so far or whose breaker is not closed."""
     now = time.monotonic()
-    health = {}
+    states = await breakers.breaker_states()
+    health = {
+        channel_id: ChannelHealth(breaker=state)
+        for channel_id, state in states.items()
+        if channel_id not in _figures
+    }
     for channel_id, figures in _figures.items():
         recently_failed = (
             figures.consecutive_failures > 0
             and now - figures.last_failure_at < RECENT_FAILURE_SECONDS
         )
         health[channel_id] = ChannelHealth(
+            breaker=states.get(channel_id, "closed"),
             recently_failed=recently_failed,
             latency_ms=figures.ttft_ms,
             throughput=figures.tokens_per_second,
@@ -65,5 +74,6 @@ def channel_health() -> dict[int, ChannelHealth]:
 
 
 def reset_figures() -> None:
-    """Forget every measurement (tests)."""
+    """Forget every measurement and close every breaker (tests)."""
     _figures.clear()
+    breakers.reset_breakers()

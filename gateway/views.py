@@ -162,7 +162,7 @@ class ChatCompletionsView(GatewayApiView):
             models=models,
             offers=snapshot.offers,
             preferences=chat.provider,
-            health=stats.channel_health(),
+            health=await stats.channel_health(),
             rng=_rng,
             max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
         )

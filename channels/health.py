@@ -1,0 +1,44 @@
+"""The passive circuit breaker of a channel, as pure state: closed → open → half-open → closed.
+
+Live traffic reports each attempt's outcome. N consecutive retryable failures open the breaker
+for a cooldown; an upstream 429 with `retry-after` opens it for that long at once. When the
+cooldown has passed the breaker is half-open: routing tries the channel again only when nothing
+else is left, and the trial's outcome closes it (success) or opens it again (failure).
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """Consecutive failures and, once tripped, the time (epoch seconds) it stays open until."""
+
+    failures: int = 0
+    open_until: float = 0.0
+
+    def state(self, now: float) -> BreakerState:
+        """Closed until tripped; open until `open_until`; half-open after that."""
+        if not self.open_until:
+            return "closed"
+        return "open" if now < self.open_until else "half_open"
+
+    def failed(
+        self, *, now: float, threshold: int, cooldown: float, retry_after: float | None = None
+    ) -> "Breaker":
+        """The breaker after a retryable failure."""
+        failures = self.failures + 1
+        if retry_after:
+            return Breaker(failures, max(self.open_until, now + retry_after))
+        if failures >= threshold or self.state(now) == "half_open":
+            return Breaker(failures, max(self.open_until, now + cooldown))
+        return Breaker(failures, self.open_until)
+
+    def succeeded(self) -> "Breaker":
+        """The breaker after a success: closed, no failures."""
+        return CLOSED
+
+
+CLOSED = Breaker()
