@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from gateway.metrics import metrics_view
 from gateway.probes import healthz, readyz
 from gateway.views import ChatCompletionsView
 
@@ -16,4 +17,5 @@ urlpatterns = [
     path("api/admin/", include("billing.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]

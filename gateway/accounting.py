@@ -79,12 +79,16 @@ class UsageDraft:
     ttft_ms: int | None = None
     attempts: list[AttemptLog] = field(default_factory=list)
     user: str = ""
+    # For logs and metrics only, not stored on the record:
+    key_prefix: str = ""
+    channel_name: str = ""
 
     def serve(self, offer: Offer, usage: Usage, *, estimated: bool) -> None:
         """Bill the request to `offer` for `usage`, at the offer's prices."""
         self.served_model = offer.model
         self.provider = offer.provider
         self.channel_id = offer.channel_id
+        self.channel_name = offer.channel_name
         self.usage = usage
         self.usage_source = "estimated" if estimated else "provider"
         self.input_price = offer.input_price

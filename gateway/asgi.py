@@ -12,12 +12,13 @@ from typing import Any
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
+from gateway.metrics import mark_process_dead
 from gateway.recorder import recorder
 from gateway.upstream_client import close_upstream_clients
 
 ASGIApp = Any
 CLIENT_API_PREFIXES = ("/v1/", "/api/v1/", "/openai/v1/")
-CLIENT_API_PATHS = frozenset({"/chat/completions", "/healthz", "/readyz"})
+CLIENT_API_PATHS = frozenset({"/chat/completions", "/healthz", "/readyz", "/metrics"})
 
 
 class ClientApiHandler(ASGIHandler):
@@ -73,5 +74,6 @@ class GatewayApplication:
             elif message["type"] == "lifespan.shutdown":
                 await close_upstream_clients()
                 await asyncio.to_thread(recorder.stop)
+                mark_process_dead()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

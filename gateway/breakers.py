@@ -69,6 +69,11 @@ def _set(channel_id: int, breaker: Breaker) -> None:
         _in_background(client.hset(SHARED_KEY, str(channel_id), value))
 
 
+def state_of(channel_id: int) -> BreakerState:
+    """The channel's breaker state as this process knows it."""
+    return _breakers.get(channel_id, CLOSED).state(time.time())
+
+
 def record_failure(channel_id: int, *, retry_after: float | None = None) -> None:
     """A retryable failure of the channel (a 429's `retry-after` cools it for that long)."""
     breaker = _breakers.get(channel_id, CLOSED).failed(

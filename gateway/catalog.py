@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from gateway import store
+from gateway.metrics import set_channel_status
 from gateway.schemas import Offer
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ async def _load() -> Catalog:
     by_model: defaultdict[str, list[Offer]] = defaultdict(list)
     for offer in await store.load_offers():
         by_model[offer.model].append(offer)
+        set_channel_status(offer.channel_name, offer.status)
     return Catalog(
         offers={model: tuple(offers) for model, offers in by_model.items()},
         loaded_at=time.monotonic(),

@@ -95,7 +95,7 @@ class Exchange:
         )
         if failure is not None and failure.retryable:
             cooling = failure.retry_after if failure.outcome == "rate_limited" else None
-            stats.record_failure(offer.channel_id, retry_after=cooling)
+            stats.record_failure(offer.channel_id, channel=offer.channel_name, retry_after=cooling)
 
 
 async def _within(seconds: float, awaitable: Awaitable[T]) -> T:
@@ -208,6 +208,7 @@ async def complete(exchange: Exchange, plan: list[Offer]) -> bytes:
     elapsed = time.monotonic() - started
     stats.record_success(
         offer.channel_id,
+        channel=offer.channel_name,
         ttft_ms=elapsed * 1000,
         completion_tokens=translated.usage.completion_tokens,
         generation_seconds=elapsed,
@@ -365,6 +366,7 @@ def _bill_stream(
     if draft.status == "ok":
         stats.record_success(
             offer.channel_id,
+            channel=offer.channel_name,
             ttft_ms=float(draft.ttft_ms or 0),
             completion_tokens=usage.completion_tokens,
             generation_seconds=time.monotonic() - opened.attempt_started,

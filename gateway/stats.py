@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 
 from gateway import breakers
+from gateway.metrics import set_breaker_state
 from gateway.schemas import ChannelHealth
 
 EWMA_WEIGHT = 0.2
@@ -29,7 +30,12 @@ _figures: dict[int, ChannelFigures] = {}
 
 
 def record_success(
-    channel_id: int, *, ttft_ms: float, completion_tokens: int, generation_seconds: float
+    channel_id: int,
+    *,
+    channel: str,
+    ttft_ms: float,
+    completion_tokens: int,
+    generation_seconds: float,
 ) -> None:
     """Fold one successful attempt into the channel's figures."""
     figures = _figures.setdefault(channel_id, ChannelFigures())
@@ -40,14 +46,16 @@ def record_success(
         )
     figures.consecutive_failures = 0
     breakers.record_success(channel_id)
+    set_breaker_state(channel, breakers.state_of(channel_id))
 
 
-def record_failure(channel_id: int, *, retry_after: float | None = None) -> None:
+def record_failure(channel_id: int, *, channel: str, retry_after: float | None = None) -> None:
     """Note a retryable failure of the channel; a rate limit's `retry-after` cools it."""
     figures = _figures.setdefault(channel_id, ChannelFigures())
     figures.consecutive_failures += 1
     figures.last_failure_at = time.monotonic()
     breakers.record_failure(channel_id, retry_after=retry_after)
+    set_breaker_state(channel, breakers.state_of(channel_id))
 
 
 async def channel_health() -> dict[int, ChannelHealth]:

@@ -28,8 +28,10 @@ from gateway.errors import (
     ModelNotFound,
     RequestTooLarge,
 )
+from gateway.metrics import observe_request
 from gateway.parsing import parse_chat_request
 from gateway.recorder import recorder
+from gateway.request_log import log_request
 from gateway.responses import RelayStreamResponse, error_response, json_response
 from gateway.routing import route_plan
 from gateway.schemas import ChatRequest, KeyContext, Offer
@@ -125,6 +127,7 @@ class ChatCompletionsView(GatewayApiView):
             account_id=key.account_id,
             key_id=key.key_id,
             model="",
+            key_prefix=key.prefix,
         )
         try:
             return await self._complete(request, key, draft, started)
@@ -203,6 +206,9 @@ class ChatCompletionsView(GatewayApiView):
     @staticmethod
     def _record(draft: UsageDraft, started: float) -> None:
         draft.latency_ms = round((time.monotonic() - started) * 1000)
+        channel = draft.channel_name or None
+        observe_request(draft, channel)
+        log_request(draft, draft.key_prefix, channel)
         recorder.submit(draft)
 
 

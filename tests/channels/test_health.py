@@ -5,12 +5,16 @@ import pytest
 from channels.health import CLOSED, Breaker
 
 NOW = 1_000.0
-RULES = {"threshold": 3, "cooldown": 30.0}
+THRESHOLD, COOLDOWN = 3, 30.0
 
 
-def fail(breaker: Breaker, times: int = 1, at: float = NOW, **extra: float) -> Breaker:
+def fail(
+    breaker: Breaker, times: int = 1, at: float = NOW, retry_after: float | None = None
+) -> Breaker:
     for _ in range(times):
-        breaker = breaker.failed(now=at, **RULES, **extra)
+        breaker = breaker.failed(
+            now=at, threshold=THRESHOLD, cooldown=COOLDOWN, retry_after=retry_after
+        )
     return breaker
 
 
