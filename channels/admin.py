@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from channels.models import CHANNEL_SETTINGS, Channel, ChannelModel, HealthCheck
-from channels.services import channel_set_api_key, channels_set_enabled
+from channels.probes import probe_channel
+from channels.services import channel_record_probe, channel_set_api_key, channels_set_enabled
 
 KEEP_SECRET_HELP = "Write-only. Leave it empty to keep the current secret ({hint})."  # noqa: S105
 NEW_SECRET_HELP = "Write-only: it is stored encrypted and never shown again."  # noqa: S105
@@ -65,8 +66,16 @@ class ChannelAdmin(admin.ModelAdmin[Channel]):
     ]
     list_filter = ["api_type", "status", "enabled", "provider"]
     search_fields = ["name", "provider", "base_url"]
-    readonly_fields = ["status", "status_reason", "status_changed_at", "created_at", "updated_at"]
-    actions = ["enable_channels", "disable_channels"]
+    readonly_fields = [
+        "status",
+        "status_reason",
+        "status_changed_at",
+        "consecutive_failures",
+        "next_probe_at",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["enable_channels", "disable_channels", "test_channels"]
 
     def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
         """Encrypt a newly entered secret; an empty field keeps the stored one."""
@@ -85,6 +94,19 @@ class ChannelAdmin(admin.ModelAdmin[Channel]):
         """Take the selected channels out of rotation."""
         count = channels_set_enabled(channels=queryset, enabled=False)
         self.message_user(request, f"Disabled {count} channel(s).", messages.SUCCESS)
+
+    @admin.action(description="Test now")
+    def test_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        """Probe each selected channel at once and report each outcome."""
+        for channel in queryset:
+            check = channel_record_probe(channel=channel, result=probe_channel(channel))
+            if check.ok:
+                text = f"{channel.name}: ok, HTTP {check.status_code} in {check.latency_ms} ms"
+                level = messages.SUCCESS
+            else:
+                text = f"{channel.name}: failed ({check.error}); status {channel.status}"
+                level = messages.ERROR
+            self.message_user(request, text, level)
 
 
 @admin.register(HealthCheck)

@@ -1,4 +1,4 @@
-"""Management API for channels: `/api/admin/channels/` (list, create, get, patch, delete)."""
+"""Management API for channels: `/api/admin/channels/` (list, create, get, patch, delete, test)."""
 
 from typing import Any
 
@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 
 from channels.api_fields import MoneyField
 from channels.models import CHANNEL_SETTINGS, Channel
+from channels.probes import probe_channel
 from channels.selectors import channel_list
-from channels.services import ModelOffer, channel_create, channel_update
+from channels.services import ModelOffer, channel_create, channel_record_probe, channel_update
 from config.pagination import paginated_response
 
 DUPLICATE_MODEL = "Each model may appear only once per channel: {model!r} is repeated."
@@ -130,3 +131,31 @@ class ChannelDetailApi(APIView):
         """Delete a channel; its usage records keep their provider and lose the link."""
         get_object_or_404(Channel, pk=channel_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelTestApi(APIView):
+    """Probe one channel now."""
+
+    class Output(serializers.Serializer[Any]):
+        """The probe's outcome and the channel's resulting status."""
+
+        ok = serializers.BooleanField()
+        status_code = serializers.IntegerField(allow_null=True)
+        latency_ms = serializers.IntegerField(allow_null=True)
+        error = serializers.CharField()
+        checked_at = serializers.DateTimeField()
+        status = serializers.CharField()
+
+    def post(self, request: Request, channel_id: int) -> Response:
+        """Run one probe synchronously, record it, and return its result."""
+        channel = get_object_or_404(Channel, pk=channel_id)
+        check = channel_record_probe(channel=channel, result=probe_channel(channel))
+        data = {
+            "ok": check.ok,
+            "status_code": check.status_code,
+            "latency_ms": check.latency_ms,
+            "error": check.error,
+            "checked_at": check.checked_at,
+            "status": channel.status,
+        }
+        return Response(self.Output(data).data)

@@ -1,15 +1,23 @@
-"""Writes to channels: create, update, enable, and (re-)encrypt their secrets."""
+"""Writes to channels: create, update, enable, (re-)encrypt their secrets, and record probes."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from channels.crypto import encrypt_secret, reencrypt_secret, secret_hint
-from channels.models import Channel, ChannelModel
+from channels.models import Channel, ChannelModel, ChannelStatus, HealthCheck
+from channels.probes import ProbeResult, probe_delay, probe_interval
+
+INVALID_CREDENTIALS = "invalid credentials: upstream answered {status}"
+FAILED_IN_A_ROW = "{failures} failed probes in a row: {error}"
+CREDENTIAL_STATUSES = frozenset({401, 403})
 
 
 @dataclass(frozen=True)
@@ -90,3 +98,74 @@ def channels_reencrypt_secrets() -> int:
             channel.save(update_fields=["api_key_encrypted"])
             count += 1
     return count
+
+
+def channel_record_probe(
+    *, channel: Channel, result: ProbeResult, now: datetime | None = None
+) -> HealthCheck:
+    """Write the probe's HealthCheck and move the channel's status and next probe time with it.
+
+    A pass makes the channel healthy; K failures in a row (or one 401/403) make it down, and
+    past K the next probe backs off. A probe of an unsupported protocol changes nothing but
+    the next probe time.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update().get(pk=channel.pk)
+        check = HealthCheck.objects.create(
+            channel=locked,
+            checked_at=now,
+            ok=result.ok,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+        )
+        fields = ["next_probe_at", "updated_at"]
+        if not result.supported:
+            delay = probe_interval(channel=locked)
+        elif result.ok:
+            locked.consecutive_failures = 0
+            fields += ["consecutive_failures", *_set_status(locked, ChannelStatus.HEALTHY, "", now)]
+            delay = probe_interval(channel=locked)
+        else:
+            locked.consecutive_failures += 1
+            fields.append("consecutive_failures")
+            reason = _down_reason(locked.consecutive_failures, result)
+            if reason:
+                fields += _set_status(locked, ChannelStatus.DOWN, reason, now)
+            delay = probe_delay(channel=locked, failures=locked.consecutive_failures)
+        locked.next_probe_at = now + timedelta(seconds=delay)
+        locked.save(update_fields=fields)
+    for name in ("status", "status_reason", "status_changed_at", "consecutive_failures"):
+        setattr(channel, name, getattr(locked, name))
+    channel.next_probe_at = locked.next_probe_at
+    return check
+
+
+def _down_reason(failures: int, result: ProbeResult) -> str:
+    """Why a failed probe takes the channel down, or "" when it stays as it is for now."""
+    if result.status_code in CREDENTIAL_STATUSES:
+        return INVALID_CREDENTIALS.format(status=result.status_code)
+    if failures >= settings.HEALTH_FAILURE_THRESHOLD:
+        return FAILED_IN_A_ROW.format(failures=failures, error=result.error)[:500]
+    return ""
+
+
+def _set_status(channel: Channel, status: str, reason: str, now: datetime) -> list[str]:
+    """Set status and reason; stamp `status_changed_at` only on a change. Returns the fields."""
+    fields = []
+    if channel.status != status:
+        channel.status = status
+        channel.status_changed_at = now
+        fields += ["status", "status_changed_at"]
+    if channel.status_reason != reason:
+        channel.status_reason = reason
+        fields.append("status_reason")
+    return fields
+
+
+def health_checks_prune(*, now: datetime | None = None) -> int:
+    """Delete HealthCheck rows older than HEALTH_RETENTION_DAYS; return how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.HEALTH_RETENTION_DAYS)
+    deleted, _ = HealthCheck.objects.filter(checked_at__lt=cutoff).delete()
+    return deleted

@@ -1,5 +1,7 @@
 """Celery: Redis as the broker when configured, else kombu's filesystem transport in `var/`."""
 
+from celery.schedules import crontab
+
 from config.env import env, var_dir
 from config.settings.cache import REDIS_URL
 
@@ -17,6 +19,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Probes are queued every 10 s for the channels that are due; each channel's own interval (and
+# backoff) decides when it is due, and a cache lock keeps it to one probe across the cluster.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "probe-due-channels": {"task": "channels.tasks.probe_due_channels", "schedule": 10.0},
+    "prune-health-checks": {
+        "task": "channels.tasks.prune_health_checks",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(var_dir() / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

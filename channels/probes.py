@@ -1,0 +1,135 @@
+"""Active health probes: one cheap upstream call per channel, and when the next one is due.
+
+A probe lists the upstream's models (free) or asks for a 1-token completion on the channel's
+first model, per the channel's `probe_mode`. Only OpenAI-compatible channels can be probed for
+now; for the others a probe reports `supported=False` and the channel's status is left alone.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+
+from channels.models import ApiType, Channel, ProbeMode
+from channels.selectors import channel_api_key
+from config.log_filters import REDACTED, scrub
+
+MAX_ERROR_CHARS = 500
+PROBE_MESSAGE = "ping"
+PROBEABLE_API_TYPES = frozenset({ApiType.OPENAI.value})
+UNSUPPORTED = "probing {api_type} channels is not supported yet"
+NO_MODEL = "no model to probe: the channel serves no models"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The outcome of one probe; `supported=False` when the channel's protocol cannot be probed."""
+
+    ok: bool
+    status_code: int | None
+    latency_ms: int | None
+    error: str
+    supported: bool = True
+
+
+def probe_interval(*, channel: Channel) -> int:
+    """Seconds between probes of a healthy channel: its own interval, else the default."""
+    return int(channel.probe_interval or settings.HEALTH_PROBE_INTERVAL)
+
+
+def probe_delay(*, channel: Channel, failures: int) -> int:
+    """Seconds until the next probe after `failures` failed probes in a row.
+
+    The interval until the failure threshold K is reached, then interval * 2**(failures - K),
+    capped at HEALTH_MAX_BACKOFF (never below the interval itself).
+    """
+    interval = probe_interval(channel=channel)
+    excess = failures - int(settings.HEALTH_FAILURE_THRESHOLD)
+    if excess <= 0:
+        return interval
+    cap = max(interval, int(settings.HEALTH_MAX_BACKOFF))
+    # Bound the exponent so a channel down for months does not build a huge integer.
+    return min(cap, interval << min(excess, 32))
+
+
+def probe_channel(channel: Channel, *, client: httpx.Client | None = None) -> ProbeResult:
+    """Probe `channel` once with a sync HTTP call bounded by HEALTH_PROBE_TIMEOUT."""
+    if channel.api_type not in PROBEABLE_API_TYPES:
+        error = UNSUPPORTED.format(api_type=channel.api_type)
+        return ProbeResult(
+            ok=False, status_code=None, latency_ms=None, error=error, supported=False
+        )
+    secret = channel_api_key(channel=channel)
+    request = _openai_request(channel=channel, secret=secret)
+    if request is None:
+        return ProbeResult(ok=False, status_code=None, latency_ms=None, error=NO_MODEL)
+    timeout = settings.HEALTH_PROBE_TIMEOUT
+    started = time.perf_counter()
+    try:
+        if client is None:
+            with httpx.Client(timeout=timeout) as own_client:
+                response = own_client.send(request)
+        else:
+            response = client.send(request)
+    except httpx.TimeoutException:
+        return _failure(started, None, f"timed out after {timeout:g} s", secret)
+    except httpx.HTTPError as exc:
+        return _failure(started, None, f"connection failed: {exc or type(exc).__name__}", secret)
+    if response.is_success:
+        return ProbeResult(
+            ok=True, status_code=response.status_code, latency_ms=_ms(started), error=""
+        )
+    message = _upstream_message(response)
+    return _failure(
+        started, response.status_code, f"HTTP {response.status_code}: {message}", secret
+    )
+
+
+def _openai_request(*, channel: Channel, secret: str) -> httpx.Request | None:
+    """`GET /models`, or a 1-token `POST /chat/completions`; None when there is no model."""
+    root = channel.base_url.rstrip("/")
+    headers = {"authorization": f"Bearer {secret}"} if secret else {}
+    if channel.probe_mode != ProbeMode.COMPLETION:
+        return httpx.Request("GET", f"{root}/models", headers=headers)
+    first = channel.models.order_by("pk").first()
+    if first is None:
+        return None
+    body = {
+        "model": first.upstream_name,
+        "messages": [{"role": "user", "content": PROBE_MESSAGE}],
+        "max_tokens": 1,
+    }
+    return httpx.Request("POST", f"{root}/chat/completions", headers=headers, json=body)
+
+
+def _upstream_message(response: httpx.Response) -> str:
+    """The upstream's error message from its JSON envelope, else the start of its body."""
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        return response.text[:MAX_ERROR_CHARS].strip() or response.reason_phrase
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return response.text[:MAX_ERROR_CHARS].strip()
+
+
+def _failure(started: float, status_code: int | None, error: str, secret: str) -> ProbeResult:
+    """A failed probe with its error scrubbed of the channel's secret and anything key-like."""
+    if secret:
+        error = error.replace(secret, REDACTED)
+    return ProbeResult(
+        ok=False,
+        status_code=status_code,
+        latency_ms=_ms(started),
+        error=scrub(error)[:MAX_ERROR_CHARS],
+    )
+
+
+def _ms(started: float) -> int:
+    """Milliseconds since `started` (a perf_counter reading)."""
+    return round((time.perf_counter() - started) * 1000)

@@ -1,0 +1,54 @@
+"""Celery tasks of the channels app: schedule and run health probes, prune their history."""
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from channels.models import Channel
+from channels.probes import PROBEABLE_API_TYPES, probe_channel, probe_delay
+from channels.services import channel_record_probe, health_checks_prune
+
+
+def probe_lock_key(channel_id: int) -> str:
+    """The cache key that lets one worker in the cluster probe a channel per interval."""
+    return f"switchyard:probe:{channel_id}"
+
+
+@shared_task
+def probe_due_channels() -> int:
+    """Queue a probe of every enabled, probeable channel that is due; return how many."""
+    due = Channel.objects.filter(enabled=True, api_type__in=PROBEABLE_API_TYPES).filter(
+        Q(next_probe_at__isnull=True) | Q(next_probe_at__lte=timezone.now())
+    )
+    channel_ids = list(due.values_list("pk", flat=True))
+    for channel_id in channel_ids:
+        probe_channel_task.delay(channel_id)
+    return len(channel_ids)
+
+
+@shared_task
+def probe_channel_task(channel_id: int) -> bool:
+    """Probe one enabled channel unless another worker holds its lock; True when it probed."""
+    channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
+    if channel is None:
+        return False
+    key = probe_lock_key(channel_id)
+    # cache.add is atomic (SET NX on Redis): the first taker holds the lock for the channel's
+    # current interval or backoff, so duplicates queued by any beat or worker are dropped.
+    delay = probe_delay(channel=channel, failures=channel.consecutive_failures)
+    if not cache.add(key, 1, timeout=delay):
+        return False
+    channel_record_probe(channel=channel, result=probe_channel(channel))
+    # Re-arm the lock for the delay just chosen: a recovered channel is not held back by a long
+    # backoff lock, and a channel that just backed off stays locked for its whole backoff.
+    if channel.next_probe_at is not None:
+        remaining = (channel.next_probe_at - timezone.now()).total_seconds()
+        cache.touch(key, max(1, int(remaining)))
+    return True
+
+
+@shared_task
+def prune_health_checks() -> int:
+    """Delete health checks older than HEALTH_RETENTION_DAYS; return how many."""
+    return health_checks_prune()
