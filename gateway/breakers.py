@@ -18,12 +18,14 @@ from channels.health import CLOSED, Breaker, BreakerState
 logger = logging.getLogger(__name__)
 
 SHARED_KEY = "switchyard:breakers"
+TRIAL_KEY = "switchyard:breaker-trial:{channel_id}"
 REFRESH_SECONDS = 1.0
 
 REFRESH_WAIT_SECONDS = 0.05
 
 _breakers: dict[int, Breaker] = {}
 _changed_at: dict[int, float] = {}
+_trials: set[int] = set()
 _refreshing: "asyncio.Future[None] | None" = None
 _clients: dict[asyncio.AbstractEventLoop, "aioredis.Redis"] = {}
 _background: set["asyncio.Future[Any]"] = set()
@@ -72,6 +74,37 @@ def _set(channel_id: int, breaker: Breaker) -> None:
 def state_of(channel_id: int) -> BreakerState:
     """The channel's breaker state as this process knows it."""
     return _breakers.get(channel_id, CLOSED).state(time.time())
+
+
+async def claim_trial(channel_id: int) -> bool:
+    """Whether a request may try the channel now: always, unless its breaker is half-open and
+    another request (in any process, through Redis) already holds its one trial."""
+    if state_of(channel_id) != "half_open":
+        return True
+    if channel_id in _trials:
+        return False
+    client = _client()
+    if client is not None:
+        key = TRIAL_KEY.format(channel_id=channel_id)
+        try:
+            claimed = await client.set(
+                key, b"1", nx=True, ex=max(1, round(settings.BREAKER_COOLDOWN))
+            )
+        except aioredis.RedisError:
+            claimed = True  # without Redis, fall back to this process's own guard
+        if not claimed:
+            return False
+    _trials.add(channel_id)
+    return True
+
+
+def end_trial(channel_id: int) -> None:
+    """Release the channel's trial, if this process held it."""
+    if channel_id in _trials:
+        _trials.discard(channel_id)
+        client = _client()
+        if client is not None:
+            _in_background(client.delete(TRIAL_KEY.format(channel_id=channel_id)))
 
 
 def record_failure(channel_id: int, *, retry_after: float | None = None) -> None:
@@ -128,4 +161,5 @@ def reset_breakers() -> None:
     global _refreshed_at
     _breakers.clear()
     _changed_at.clear()
+    _trials.clear()
     _refreshed_at = 0.0

@@ -26,7 +26,7 @@ from channels.adapters.base import (
     UpstreamStreamError,
     UpstreamTarget,
 )
-from gateway import stats
+from gateway import breakers, stats
 from gateway.accounting import AttemptLog, UsageDraft, offer_prices
 from gateway.errors import InvalidRequest
 from gateway.estimate import estimate_prompt_tokens, estimate_usage
@@ -159,6 +159,8 @@ async def _first_success(
     for offer in plan:
         if exchange.remaining() <= 0:
             break
+        if not await breakers.claim_trial(offer.channel_id):
+            continue  # its breaker is half-open and another request is its trial
         started = time.monotonic()
         limit = min(limit_of(offer), exchange.remaining())
         failure: Failure
@@ -174,6 +176,8 @@ async def _first_success(
             failure = Failure("bad_response", True, UPSTREAM_GARBLED)
         except UpstreamStreamError as error:
             failure = Failure("stream_error", True, error.message)
+        finally:
+            breakers.end_trial(offer.channel_id)
         exchange.log(offer, failure.outcome, started, failure)
         failures.append(failure)
         if not failure.retryable:

@@ -18,6 +18,7 @@ class ChannelFigures:
 
     ttft_ms: float | None = None
     tokens_per_second: float | None = None
+    success_rate: float = 1.0
     consecutive_failures: int = 0
     last_failure_at: float = 0.0
 
@@ -44,6 +45,7 @@ def record_success(
         figures.tokens_per_second = _ewma(
             figures.tokens_per_second, completion_tokens / generation_seconds
         )
+    figures.success_rate = _ewma(figures.success_rate, 1.0)
     figures.consecutive_failures = 0
     breakers.record_success(channel_id)
     set_breaker_state(channel, breakers.state_of(channel_id))
@@ -52,6 +54,7 @@ def record_success(
 def record_failure(channel_id: int, *, channel: str, retry_after: float | None = None) -> None:
     """Note a retryable failure of the channel; a rate limit's `retry-after` cools it."""
     figures = _figures.setdefault(channel_id, ChannelFigures())
+    figures.success_rate = _ewma(figures.success_rate, 0.0)
     figures.consecutive_failures += 1
     figures.last_failure_at = time.monotonic()
     breakers.record_failure(channel_id, retry_after=retry_after)
@@ -76,7 +79,10 @@ async def channel_health() -> dict[int, ChannelHealth]:
             breaker=states.get(channel_id, "closed"),
             recently_failed=recently_failed,
             latency_ms=figures.ttft_ms,
-            throughput=figures.tokens_per_second,
+            # Tokens per second actually delivered: a channel that often fails delivers less.
+            throughput=None
+            if figures.tokens_per_second is None
+            else figures.tokens_per_second * figures.success_rate,
         )
     return health
 

@@ -1,6 +1,7 @@
 """The passive breaker end to end: failing channels are skipped, rate limits cool a channel,
 and the state is shared through Redis."""
 
+import asyncio
 import time
 
 import orjson
@@ -8,8 +9,8 @@ import redis
 from django.conf import settings
 from django.test import override_settings
 
-from gateway import catalog
-from gateway.breakers import SHARED_KEY
+from gateway import breakers, catalog
+from gateway.breakers import SHARED_KEY, TRIAL_KEY
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -69,3 +70,29 @@ def test_a_breaker_opened_by_another_process_is_respected(gateway):
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
     assert called(gateway)[-1] == "other"
+
+
+def test_a_half_open_channel_admits_one_trial_at_a_time_across_processes(settings):
+    settings.BREAKER_FAILURE_THRESHOLD = 1
+    settings.BREAKER_COOLDOWN = 0.2
+    trial_key = TRIAL_KEY.format(channel_id=7)
+
+    async def scenario() -> list[bool]:
+        breakers.reset_breakers()
+        breakers.record_failure(7)
+        await asyncio.sleep(0.25)
+        assert breakers.state_of(7) == "half_open"
+        with redis.Redis.from_url(settings.REDIS_URL) as other_process:
+            other_process.set(trial_key, b"1")
+            claims = [await breakers.claim_trial(7)]  # the other process holds the trial
+            other_process.delete(trial_key)
+        claims.append(await breakers.claim_trial(7))  # ours now
+        claims.append(await breakers.claim_trial(7))  # not a second one
+        breakers.end_trial(7)
+        await asyncio.sleep(0.05)
+        claims.append(await breakers.claim_trial(7))
+        claims.append(await breakers.claim_trial(8))  # a closed breaker needs no trial
+        breakers.reset_breakers()
+        return claims
+
+    assert asyncio.run(scenario()) == [False, True, False, True, True]
