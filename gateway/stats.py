@@ -17,6 +17,7 @@ class ChannelFigures:
     """Running figures of one channel."""
 
     ttft_ms: float | None = None
+    total_ms: float | None = None
     tokens_per_second: float | None = None
     success_rate: float = 1.0
     consecutive_failures: int = 0
@@ -41,6 +42,7 @@ def record_success(
     """Fold one successful attempt into the channel's figures."""
     figures = _figures.setdefault(channel_id, ChannelFigures())
     figures.ttft_ms = _ewma(figures.ttft_ms, ttft_ms)
+    figures.total_ms = _ewma(figures.total_ms, generation_seconds * 1000)
     if completion_tokens > 0 and generation_seconds > 0:
         figures.tokens_per_second = _ewma(
             figures.tokens_per_second, completion_tokens / generation_seconds
@@ -61,8 +63,9 @@ def record_failure(channel_id: int, *, channel: str, retry_after: float | None =
     set_breaker_state(channel, breakers.state_of(channel_id))
 
 
-async def channel_health() -> dict[int, ChannelHealth]:
-    """What routing should know of every channel measured so far or whose breaker is not closed."""
+async def channel_health(*, stream: bool = True) -> dict[int, ChannelHealth]:
+    """What routing should know of every channel measured so far or whose breaker is not closed;
+    `latency_ms` is the time to first token for a stream, the whole answer's time otherwise."""
     now = time.monotonic()
     states = await breakers.breaker_states()
     health = {
@@ -78,7 +81,7 @@ async def channel_health() -> dict[int, ChannelHealth]:
         health[channel_id] = ChannelHealth(
             breaker=states.get(channel_id, "closed"),
             recently_failed=recently_failed,
-            latency_ms=figures.ttft_ms,
+            latency_ms=figures.ttft_ms if stream else figures.total_ms,
             # Tokens per second actually delivered: a channel that often fails delivers less.
             throughput=None
             if figures.tokens_per_second is None

@@ -165,7 +165,7 @@ class ChatCompletionsView(GatewayApiView):
             models=models,
             offers=snapshot.offers,
             preferences=chat.provider,
-            health=await stats.channel_health(),
+            health=await stats.channel_health(stream=chat.stream),
             rng=_rng,
             max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
         )

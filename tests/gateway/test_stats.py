@@ -33,6 +33,12 @@ def test_figures_are_exponentially_weighted():
     assert health(1).throughput == pytest.approx(50.0)
 
 
+def test_non_streaming_requests_sort_by_the_whole_answers_time():
+    success(ttft_ms=100)
+
+    assert asyncio.run(stats.channel_health(stream=False))[1].latency_ms == pytest.approx(1000.0)
+
+
 def test_failures_lower_the_delivered_throughput_and_mark_the_channel():
     success(tokens=100)
     asyncio.run(_fail(1))
