@@ -317,6 +317,19 @@ class OpenAIStreamTranslator(StreamTranslator):
             self._id, self._created = generate_id(), int(time.time())
         return self._id, self._created
 
+    def _own_chunk(self, **fields: Any) -> bytes:
+        """A chunk the gateway adds to the stream, with the stream's identity, as one event."""
+        chunk_id, created = self._identity()
+        chunk = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": self.identity.model,
+            "provider": self.identity.provider,
+            **fields,
+        }
+        return _DATA + orjson.dumps(chunk) + _END
+
     def finish(self) -> list[bytes]:
         """The priced usage chunk (when the client asked for usage), then `[DONE]`."""
         if not self.include_usage:
@@ -324,36 +337,20 @@ class OpenAIStreamTranslator(StreamTranslator):
         usage = self.usage
         if usage is None:
             usage = self.metering.estimate(self.completion_chars)
-        chunk_id, created = self._identity()
-        chunk = {
-            "id": chunk_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": self.identity.model,
-            "provider": self.identity.provider,
-            "choices": [],
-            "usage": _priced_usage(self._raw_usage, usage, self.metering),
-        }
-        return [_DATA + orjson.dumps(chunk) + _END, _DONE_EVENT]
+        priced = _priced_usage(self._raw_usage, usage, self.metering)
+        return [self._own_chunk(choices=[], usage=priced), _DONE_EVENT]
 
     def error_event(self, *, message: str, code: str) -> bytes:
         """One chunk-shaped in-band error event, per protocol §10.3."""
-        chunk_id, created = self._identity()
-        chunk = {
-            "id": chunk_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": self.identity.model,
-            "provider": self.identity.provider,
-            "error": {
+        return self._own_chunk(
+            error={
                 "message": scrub(message),
                 "type": "upstream_error",
                 "param": None,
                 "code": code,
             },
-            "choices": [{"index": 0, "delta": {}, "finish_reason": None}],
-        }
-        return _DATA + orjson.dumps(chunk) + _END
+            choices=[{"index": 0, "delta": {}, "finish_reason": None}],
+        )
 
 
 class OpenAICompatAdapter(Adapter):
