@@ -19,7 +19,6 @@ UPSTREAM_MODELS = {
 GATEWAY_MODELS = {"plain": "bench-model", "paced": "bench-paced", "long": "bench-long"}
 
 PACED = "paced"
-NON_STREAM = ("ns-c1", "ns-c16", "ns-c64")
 TTFB = ("ttfb-c1", "ttfb-c16", "ttfb-c256")
 CHUNKS = "chunks-c64"
 

@@ -5,13 +5,14 @@ first model, per the channel's `probe_mode`. Only OpenAI-compatible channels can
 now; for the others a probe reports `supported=False` and the channel's status is left alone.
 """
 
-import json
 import time
 from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
 
+from channels.adapters import adapter_for
+from channels.adapters.base import UpstreamTarget
 from channels.models import ApiType, Channel, ProbeMode
 from channels.selectors import channel_api_key
 from config.log_filters import REDACTED, scrub
@@ -81,7 +82,9 @@ def probe_channel(channel: Channel, *, client: httpx.Client | None = None) -> Pr
         return ProbeResult(
             ok=True, status_code=response.status_code, latency_ms=_ms(started), error=""
         )
-    message = _upstream_message(response)
+    message = adapter_for(channel.api_type).error_message(
+        status=response.status_code, payload=response.content
+    )
     return _failure(
         started, response.status_code, f"HTTP {response.status_code}: {message}", secret
     )
@@ -96,26 +99,12 @@ def _openai_request(*, channel: Channel, secret: str) -> httpx.Request | None:
     first = channel.models.order_by("pk").first()
     if first is None:
         return None
-    body = {
-        "model": first.upstream_name,
-        "messages": [{"role": "user", "content": PROBE_MESSAGE}],
-        "max_tokens": 1,
-    }
-    return httpx.Request("POST", f"{root}/chat/completions", headers=headers, json=body)
-
-
-def _upstream_message(response: httpx.Response) -> str:
-    """The upstream's error message from its JSON envelope, else the start of its body."""
-    try:
-        payload = json.loads(response.content)
-    except ValueError:
-        return response.text[:MAX_ERROR_CHARS].strip() or response.reason_phrase
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    return response.text[:MAX_ERROR_CHARS].strip()
+    upstream = adapter_for(channel.api_type).build_request(
+        body={"messages": [{"role": "user", "content": PROBE_MESSAGE}], "max_tokens": 1},
+        target=UpstreamTarget(channel.base_url, secret, first.upstream_name),
+        stream=False,
+    )
+    return httpx.Request("POST", upstream.url, headers=upstream.headers, content=upstream.content)
 
 
 def _failure(started: float, status_code: int | None, error: str, secret: str) -> ProbeResult:

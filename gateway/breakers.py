@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from channels.health import CLOSED, Breaker, BreakerState
+from gateway.background import spawn
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ _changed_at: dict[int, float] = {}
 _trials: set[int] = set()
 _refreshing: "asyncio.Future[None] | None" = None
 _clients: dict[asyncio.AbstractEventLoop, "aioredis.Redis"] = {}
-_background: set["asyncio.Future[Any]"] = set()
 _refreshed_at = 0.0
 
 
@@ -43,15 +43,7 @@ def _client() -> "aioredis.Redis | None":
 
 
 def _in_background(work: Awaitable[Any]) -> None:
-    task = asyncio.ensure_future(work)
-    _background.add(task)
-    task.add_done_callback(_finished)
-
-
-def _finished(task: "asyncio.Future[Any]") -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning("sharing breaker state through Redis failed: %s", task.exception())
+    spawn(work, what="sharing breaker state through Redis")
 
 
 def _set(channel_id: int, breaker: Breaker) -> None:
@@ -149,7 +141,7 @@ async def breaker_states() -> dict[int, BreakerState]:
     if client is not None and stale and (_refreshing is None or _refreshing.done()):
         _refreshed_at = time.monotonic()
         _refreshing = asyncio.ensure_future(_refresh(client))
-        _refreshing.add_done_callback(_finished)
+        spawn(_refreshing, what="reading the shared breaker state")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(_refreshing), REFRESH_WAIT_SECONDS)
     now = time.time()

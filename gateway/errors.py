@@ -116,11 +116,5 @@ class UpstreamRejected(GatewayError):
     status, type, code = 400, "invalid_request_error", "upstream_invalid_request"
 
 
-class UpstreamStreamFailed(GatewayError):
-    """The upstream failed after the stream was committed; sent in-band, then the stream ends."""
-
-    status, type, code = 502, "upstream_error", "upstream_stream_error"
-
-
 class InternalError(GatewayError):
     """A bug in the gateway; the message never carries details."""

@@ -121,15 +121,6 @@ def build_metrics(registry: CollectorRegistry) -> Metrics:
 
 
 METRICS = build_metrics(REGISTRY)
-REQUESTS = METRICS.requests
-REQUEST_LATENCY = METRICS.request_latency
-TTFT = METRICS.ttft
-ATTEMPTS = METRICS.attempts
-FALLBACKS = METRICS.fallbacks
-TOKENS = METRICS.tokens
-COST = METRICS.cost
-BREAKER_STATE = METRICS.breaker_state
-CHANNEL_STATUS = METRICS.channel_status
 
 
 def model_label(draft: UsageDraft) -> str:

@@ -1,11 +1,13 @@
 """Responses of the client API: JSON, the OpenAI error envelope, and the relayed SSE stream."""
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
 
+from gateway.background import spawn
 from gateway.errors import GatewayError
 
 
@@ -44,13 +46,6 @@ class RelayStreamResponse(StreamingHttpResponse):
         super().close()
         settle = self._on_close()
         if settle is not None:
-            self._loop.call_soon_threadsafe(_spawn, settle)
-
-
-_background: set["asyncio.Task[None]"] = set()
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+            self._loop.call_soon_threadsafe(
+                functools.partial(spawn, settle, what="settling an abandoned stream")
+            )
