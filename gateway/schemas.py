@@ -82,6 +82,10 @@ class KeyContext:
     allowed_models: frozenset[str]
     expires_at_epoch: float | None
     revoked: bool
+    spend_limit: Decimal | None = None
+    limit_reset: str = ""
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
 
     def allows(self, model: str) -> bool:
         """Whether the key may use `model` (an empty allowlist allows every model)."""
