@@ -15,6 +15,15 @@ class Account(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     balance = models.DecimalField(**MONEY, default=Decimal(0), editable=False)
+    reserved = models.DecimalField(
+        **MONEY,
+        default=Decimal(0),
+        editable=False,
+        help_text="Worst-case cost of requests in flight (database reservations only).",
+    )
+    budget_version = models.BigIntegerField(
+        default=0, editable=False, help_text="Bumped with every balance change."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -43,6 +52,15 @@ class ApiKey(models.Model):
     limit_reset = models.CharField(max_length=8, choices=LimitReset.choices, blank=True)
     spend_in_period = models.DecimalField(**MONEY, default=Decimal(0), editable=False)
     period_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reserved = models.DecimalField(
+        **MONEY,
+        default=Decimal(0),
+        editable=False,
+        help_text="Worst-case cost of requests in flight (database reservations only).",
+    )
+    budget_version = models.BigIntegerField(
+        default=0, editable=False, help_text="Bumped with every change of the period spend."
+    )
     rpm_limit = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
@@ -161,7 +179,13 @@ class LedgerEntry(models.Model):
     kind = models.CharField(max_length=16, choices=LedgerKind.choices)
     amount = models.DecimalField(**MONEY)
     usage_record = models.OneToOneField(
-        UsageRecord, on_delete=models.PROTECT, null=True, blank=True, related_name="charge"
+        UsageRecord, on_delete=models.SET_NULL, null=True, blank=True, related_name="charge"
+    )
+    request_id = models.CharField(
+        max_length=40,
+        blank=True,
+        db_index=True,
+        help_text="The charged request's id; kept when its raw usage record is pruned.",
     )
     description = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -173,3 +197,17 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.account_id})"
+
+
+class Reservation(models.Model):
+    """The worst-case cost a request in flight holds against its account and key (database
+    reservations, used without Redis); deleted when its usage record is written, or expired."""
+
+    id = models.CharField(primary_key=True, max_length=40, help_text="= the request id")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    amount = models.DecimalField(**MONEY)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.amount}"

@@ -5,7 +5,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
+from billing.budgets import key_budget
 from billing.models import Account, ApiKey, UsageRecord
 
 
@@ -58,3 +60,16 @@ def api_key_by_hash(*, key_hash: str) -> ApiKey | None:
 def usage_record_of_key(*, record_id: str, key_id: int) -> UsageRecord | None:
     """One usage record, only if it was made with the given key."""
     return UsageRecord.objects.filter(pk=record_id, key_id=key_id).first()
+
+
+def key_period_spend(*, key: ApiKey, now: datetime | None = None) -> Decimal:
+    """What the key has spent in its current limit period (all time for a key that never
+    resets); 0 once a new period has begun."""
+    return key_budget(key=key, now=now or timezone.now()).spend
+
+
+def key_limit_remaining(*, key: ApiKey, now: datetime | None = None) -> Decimal | None:
+    """What the key may still spend this period (never below 0), or None without a limit."""
+    if key.spend_limit is None:
+        return None
+    return max(key.spend_limit - key_period_spend(key=key, now=now), Decimal(0))

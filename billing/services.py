@@ -1,7 +1,7 @@
 """Writes to billing: accounts, the credit ledger and API keys."""
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,6 +9,8 @@ from django.db import connections, router, transaction
 from django.db.models import AutoField, F, Model, Q
 from django.utils import timezone
 
+from billing.budget_mirror import budget_observed
+from billing.budgets import AccountBudget, BudgetMoves, KeyBudget, reservations_take
 from billing.keys import generate_key
 from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageRecord
 
@@ -42,9 +44,14 @@ def ledger_post(
         amount=amount,
         description=description,
         usage_record=usage_record,
+        request_id=usage_record.pk if usage_record is not None else "",
     )
-    Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
-    account.refresh_from_db(fields=["balance"])
+    Account.objects.filter(pk=account.pk).update(
+        balance=F("balance") + amount, budget_version=F("budget_version") + 1
+    )
+    account.refresh_from_db(fields=["balance", "budget_version"])
+    state = AccountBudget(account.pk, account.balance, account.budget_version)
+    transaction.on_commit(lambda: budget_observed(accounts=[state], keys=[]))
     return entry
 
 
@@ -137,12 +144,22 @@ def _insert_many(model: type[Model], objects: Sequence[Model]) -> None:
         cursor.executemany(sql, rows)
 
 
+@dataclass(frozen=True, slots=True)
+class UsageWritten:
+    """What a stored batch changed: the new records' (request id, account id, key id), and the
+    budgets they were charged to as of the writing transaction, for Redis to catch up with."""
+
+    requests: list[tuple[str, int, int]]
+    accounts: list[AccountBudget]
+    keys: list[KeyBudget]
+
+
 @transaction.atomic
-def usage_records_save(*, records: Sequence[UsageRecord]) -> int:
-    """Store new usage records and charge their costs to the ledger, all in one transaction.
+def usage_records_save(*, records: Sequence[UsageRecord]) -> UsageWritten:
+    """Store new usage records, charge their costs to the ledger and the keys' period spend,
+    and give back their database reservations, all in one transaction.
 
     A record whose id is already stored is skipped, so a retried batch never charges twice.
-    Returns how many records were new.
     """
     stored = set(
         UsageRecord.objects.filter(pk__in=[record.pk for record in records]).values_list(
@@ -159,6 +176,7 @@ def usage_records_save(*, records: Sequence[UsageRecord]) -> int:
                 kind=LedgerKind.CHARGE,
                 amount=-record.cost,
                 usage_record=record,
+                request_id=record.pk,
                 description=record.served_model or record.model,
                 created_at=record.created_at,
             )
@@ -166,24 +184,14 @@ def usage_records_save(*, records: Sequence[UsageRecord]) -> int:
             if record.cost > 0
         ],
     )
-    spent_by_account: defaultdict[int, Decimal] = defaultdict(Decimal)
-    spent_by_key: defaultdict[int, Decimal] = defaultdict(Decimal)
-    last_use: dict[int, datetime] = {}
+    moves = BudgetMoves()
     for record in new:
-        spent_by_account[record.account_id] += record.cost
-        spent_by_key[record.key_id] += record.cost
-        last_use[record.key_id] = max(
-            record.created_at, last_use.get(record.key_id, record.created_at)
-        )
-    # Rows are updated in id order so that concurrent batches cannot deadlock.
-    for account_id in sorted(spent_by_account):
-        Account.objects.filter(pk=account_id).update(
-            balance=F("balance") - spent_by_account[account_id]
-        )
-    for key_id in sorted(spent_by_key):
-        used = Q(last_used_at__isnull=True) | Q(last_used_at__lt=last_use[key_id])
-        ApiKey.objects.filter(pk=key_id).update(
-            spend_in_period=F("spend_in_period") + spent_by_key[key_id]
-        )
-        ApiKey.objects.filter(used, pk=key_id).update(last_used_at=last_use[key_id])
-    return len(new)
+        moves.charge(record)
+    for account_id, key_id, amount in reservations_take(Q(pk__in=[r.pk for r in new])):
+        moves.release(account_id, key_id, amount)
+    now = timezone.now()
+    return UsageWritten(
+        requests=[(record.pk, record.account_id, record.key_id) for record in new],
+        accounts=moves.apply_to_accounts(),
+        keys=moves.apply_to_keys(now),
+    )
