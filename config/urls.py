@@ -1,4 +1,5 @@
-"""URL routes: the client API (and its aliases), the admin, the management API, the probes."""
+"""URL routes: the client API (and its aliases), the admin, the management API, the dashboard,
+the probes."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,6 +7,9 @@ from django.urls import include, path
 from gateway.metrics import metrics_view
 from gateway.probes import healthz, readyz
 from gateway.views import ChatCompletionsView
+
+# The admin's "View site" link opens the operator dashboard.
+admin.site.site_url = "/dashboard/"
 
 urlpatterns = [
     path("v1/", include("gateway.urls")),
@@ -15,6 +19,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/admin/", include("channels.urls")),
     path("api/admin/", include("billing.urls")),
+    path("api/admin/", include("reports.urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

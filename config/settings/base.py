@@ -20,6 +20,8 @@ INSTALLED_APPS = [
     "channels.apps.ChannelsConfig",
     "billing.apps.BillingConfig",
     "gateway.apps.GatewayConfig",
+    "reports.apps.ReportsConfig",
+    "dashboard.apps.DashboardConfig",
 ]
 
 MIDDLEWARE = [

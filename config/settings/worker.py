@@ -27,6 +27,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "channels.tasks.prune_health_checks",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Usage records reach the hourly and daily rollups within this many seconds.
+    "rollup-usage": {"task": "reports.tasks.rollup_usage", "schedule": 30.0},
+    "prune-usage": {"task": "reports.tasks.prune_usage", "schedule": crontab(hour=3, minute=37)},
 }
+# Days of raw usage records kept (rollups and the ledger are kept for good); 0 = keep all.
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=0)
+
 CELERY_BEAT_SCHEDULE_FILENAME = str(var_dir() / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

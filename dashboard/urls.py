@@ -1,0 +1,5 @@
+"""Dashboard routes, under `/dashboard/`."""
+
+
+app_name = "dashboard"
+urlpatterns: list[object] = []

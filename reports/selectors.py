@@ -1,0 +1,236 @@
+"""Reads of usage sums: reports per group and series over time, from rollups plus raw edges.
+
+Whole days come from the daily rollup, whole hours from the hourly one, the partial hours at
+the edges of a range and the records still queued for the rollup from the raw table; all of it
+in one snapshot, so the totals always equal the sums over the raw records.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db import connection, transaction
+from django.db.models import Count, Expression, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate, TruncDay, TruncHour
+
+from billing.models import Account, ApiKey, UsageRecord, UsageStatus
+from billing.selectors import UsageFilters, usage_list
+from channels.models import Channel
+from reports.histogram import BUCKET_FIELDS, percentile
+from reports.models import NO_CHANNEL, DailyUsage, HourlyUsage, PendingUsage
+from reports.ranges import Segment, split_range
+from reports.rollup import latency_bucket_counts
+
+GroupBy = Literal["day", "hour", "model", "provider", "channel", "key", "account"]
+REPORT_GROUPS: tuple[GroupBy, ...] = ("day", "model", "provider", "channel", "key", "account")
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+COUNTERS = ("requests", "errors", *TOKEN_FIELDS, "latency_ms_sum", *BUCKET_FIELDS)
+_GROUP_COLUMNS = {
+    "model": "model",
+    "provider": "provider",
+    "channel": "channel_id",
+    "key": "key_id",
+    "account": "account_id",
+}
+_ROLLUPS: dict[str, type[HourlyUsage] | type[DailyUsage]] = {"hour": HourlyUsage, "day": DailyUsage}
+
+
+@dataclass
+class UsageSums:
+    """Sums of the usage records of one group (or of all of them)."""
+
+    group: Any = None
+    subgroup: Any = None
+    name: str = ""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    cost: Decimal = Decimal(0)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Add a database row holding every counter and `cost`."""
+        for counter in COUNTERS:
+            self.counts[counter] += row[counter] or 0
+        self.cost += row["cost"] or Decimal(0)
+
+    @property
+    def requests(self) -> int:
+        """How many requests."""
+        return self.counts["requests"]
+
+    @property
+    def errors(self) -> int:
+        """How many requests did not end `ok`."""
+        return self.counts["errors"]
+
+    @property
+    def error_rate(self) -> float:
+        """Errors ÷ requests (0 without requests)."""
+        return self.counts["errors"] / self.counts["requests"] if self.counts["requests"] else 0.0
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.counts["prompt_tokens"] + self.counts["completion_tokens"]
+
+    def latency(self, fraction: float) -> float | None:
+        """A latency quantile in ms (approximate, from the histogram); None without requests."""
+        return percentile([self.counts[name] for name in BUCKET_FIELDS], fraction)
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """Sums per group, largest cost first (or in time order), and the total."""
+
+    group_by: GroupBy
+    then_by: GroupBy | None
+    rows: list[UsageSums]
+    total: UsageSums
+
+
+def _group_expression(group_by: GroupBy, time_column: str) -> Expression | F:
+    """What a queryset is grouped by."""
+    if group_by == "day":
+        return TruncDate(time_column) if time_column == "created_at" else TruncDay(time_column)
+    if group_by == "hour":
+        return TruncHour(time_column)
+    return F(_GROUP_COLUMNS[group_by])
+
+
+def _filtered_rollup(
+    model: type[HourlyUsage] | type[DailyUsage], filters: UsageFilters, segment: Segment
+) -> QuerySet[Any]:
+    """Rollup rows of a segment that match the filters."""
+    exact = {
+        "key_id": filters.key,
+        "account_id": filters.account,
+        "model": filters.model,
+        "provider": filters.provider,
+        "channel_id": filters.channel,
+        "status": filters.status,
+    }
+    rows = model.objects.filter(
+        **{name: value for name, value in exact.items() if value is not None}
+    )
+    if segment.start is not None:
+        rows = rows.filter(bucket__gte=segment.start)
+    if segment.end is not None:
+        rows = rows.filter(bucket__lt=segment.end)
+    return rows
+
+
+def _grouped(rows: QuerySet[Any], groups: tuple[GroupBy, ...], time_column: str) -> QuerySet[Any]:
+    """Rows annotated with `group0`, `group1`… and grouped by them."""
+    names = {
+        f"group{index}": _group_expression(group, time_column) for index, group in enumerate(groups)
+    }
+    grouped: QuerySet[Any] = rows.annotate(**names).values(*names)
+    return grouped
+
+
+def _rollup_sums(rows: QuerySet[Any], groups: tuple[GroupBy, ...]) -> Iterable[dict[str, Any]]:
+    """Rollup rows summed per group."""
+    sums = {counter: Sum(counter) for counter in COUNTERS}
+    summed: Iterable[dict[str, Any]] = (
+        _grouped(rows, groups, "bucket").order_by().annotate(cost=Sum("cost"), **sums)
+    )
+    return summed
+
+
+def _raw_sums(
+    records: QuerySet[UsageRecord], groups: tuple[GroupBy, ...]
+) -> Iterable[dict[str, Any]]:
+    """Raw records summed per group, like rollup rows."""
+    sums: dict[str, Any] = {
+        "requests": Count("pk"),
+        "errors": Count("pk", filter=~Q(status=UsageStatus.OK)),
+    }
+    sums.update({name: Sum(name) for name in TOKEN_FIELDS})
+    sums["latency_ms_sum"] = Sum("latency_ms")
+    buckets = latency_bucket_counts()
+    summed: Iterable[dict[str, Any]] = (
+        _grouped(records, groups, "created_at")
+        .order_by()
+        .annotate(cost=Coalesce(Sum("cost"), Decimal(0)), **sums, **buckets)
+    )
+    return summed
+
+
+def _segment_sums(
+    filters: UsageFilters, segment: Segment, groups: tuple[GroupBy, ...]
+) -> Iterable[dict[str, Any]]:
+    """Sums of one segment: raw records, or rollups plus the records not rolled up yet."""
+    bounded = replace(filters, since=segment.start, until=segment.end)
+    if segment.source == "raw":
+        yield from _raw_sums(usage_list(filters=bounded), groups)
+        return
+    yield from _rollup_sums(_filtered_rollup(_ROLLUPS[segment.source], filters, segment), groups)
+    queued = usage_list(filters=bounded).filter(pk__in=PendingUsage.objects.values("record_id"))
+    yield from _raw_sums(queued, groups)
+
+
+def _group_value(group_by: GroupBy, value: Any) -> Any:
+    """The group as reported: an ISO date or hour, an id (None = no channel), or a name."""
+    if group_by == "day":
+        return (value.date() if isinstance(value, datetime) else value).isoformat()
+    if group_by == "hour":
+        return value.isoformat()
+    if group_by == "channel":
+        return None if value in (None, NO_CHANNEL) else value
+    return value
+
+
+def _names(group_by: GroupBy, ids: Iterable[Any]) -> dict[Any, str]:
+    """Display names of grouped channels, keys or accounts."""
+    ids = [value for value in ids if value is not None]
+    if group_by == "channel":
+        return dict(Channel.objects.filter(pk__in=ids).values_list("pk", "name"))
+    if group_by == "key":
+        return {key.pk: f"{key.name} ({key.prefix}…)" for key in ApiKey.objects.filter(pk__in=ids)}
+    if group_by == "account":
+        return dict(Account.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return {}
+
+
+def _snapshot() -> None:
+    """Make the current transaction read one consistent snapshot (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def usage_summary(
+    *, filters: UsageFilters, group_by: GroupBy, then_by: GroupBy | None = None
+) -> UsageSummary:
+    """Usage sums per group (and subgroup) over the filters' range (`until` exclusive).
+
+    Exact to the record: equal to the sums over the raw records matching the filters.
+    """
+    groups: tuple[GroupBy, ...] = (group_by,) if then_by is None else (group_by, then_by)
+    by_group: dict[tuple[Any, ...], UsageSums] = {}
+    total = UsageSums()
+    hourly = "hour" in groups
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            _snapshot()
+        for segment in split_range(filters.since, filters.until, days=not hourly):
+            for row in _segment_sums(filters, segment, groups):
+                values = tuple(
+                    _group_value(group, row[f"group{index}"]) for index, group in enumerate(groups)
+                )
+                if values not in by_group:
+                    by_group[values] = UsageSums(
+                        group=values[0], subgroup=values[-1] if then_by else None
+                    )
+                by_group[values].add(row)
+                total.add(row)
+    names = _names(group_by, [sums.group for sums in by_group.values()])
+    for sums in by_group.values():
+        sums.name = names.get(sums.group, "" if sums.group is None else str(sums.group))
+    rows = list(by_group.values())
+    if group_by in ("day", "hour"):
+        rows.sort(key=lambda sums: (sums.group, -sums.cost, str(sums.subgroup)))
+    else:
+        rows.sort(key=lambda sums: (-sums.cost, -sums.requests, str(sums.group)))
+    return UsageSummary(group_by=group_by, then_by=then_by, rows=rows, total=total)
