@@ -1,10 +1,15 @@
 """Wire-protocol adapters, one module per `api_type`; `adapter_for` picks a channel's."""
 
+from channels.adapters.anthropic import AnthropicAdapter
 from channels.adapters.base import Adapter
+from channels.adapters.gemini import GeminiAdapter
 from channels.adapters.openai_compat import OpenAICompatAdapter
 
 # Adapters are stateless translators: one shared instance each.
-ADAPTERS: dict[str, Adapter] = {adapter.api_type: adapter for adapter in (OpenAICompatAdapter(),)}
+ADAPTERS: dict[str, Adapter] = {
+    adapter.api_type: adapter
+    for adapter in (OpenAICompatAdapter(), AnthropicAdapter(), GeminiAdapter())
+}
 
 
 def adapter_for(api_type: str) -> Adapter:

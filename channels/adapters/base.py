@@ -33,11 +33,13 @@ class Metering:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamTarget:
-    """Where and as whom one attempt calls: the channel's API root, secret and model name."""
+    """Where and as whom one attempt calls: the channel's API root, secret and model name;
+    `max_output_tokens` is the default answer budget for protocols that require one."""
 
     base_url: str
     api_key: str
     upstream_model: str
+    max_output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +53,12 @@ class UpstreamRequest:
 
 @dataclass(frozen=True, slots=True)
 class ResponseIdentity:
-    """Stamped on every response and chunk: the public model served and the provider slug."""
+    """Stamped on every response and chunk: the public model served and the provider slug;
+    `exclude_reasoning` (the client's `reasoning.exclude`) leaves reasoning text out."""
 
     model: str
     provider: str
+    exclude_reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,16 @@ class TranslatedResponse:
 
 class BadUpstreamResponse(Exception):
     """The upstream answered something that is not its protocol (malformed JSON or event)."""
+
+
+class UnsupportedContent(ValueError):
+    """The request uses something the channel's protocol cannot carry (e.g. audio for Anthropic);
+    `param` names the offending field. The relay answers it as the client's own 400."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
 
 
 class UpstreamStreamError(Exception):
@@ -117,6 +131,11 @@ class StreamTranslator(ABC):
     @abstractmethod
     def error_event(self, *, message: str, code: str) -> bytes:
         """One chunk-shaped in-band error event (then the stream ends), per protocol §10.3."""
+
+    def end_of_input(self) -> None:
+        """The upstream body ended. Protocols whose stream has no terminator (Gemini's) set
+        `done` here when what they read amounts to a complete answer; the default does nothing."""
+        return
 
 
 class Adapter(ABC):

@@ -5,7 +5,6 @@ identity (public model, provider, one id per stream), its usage priced, reasonin
 `reasoning_content` and nonstandard finish reasons normalised (protocol §9, §10.4).
 """
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, TypeGuard
@@ -24,13 +23,12 @@ from channels.adapters.base import (
     UpstreamTarget,
     Usage,
 )
+from channels.adapters.reasoning import reasoning_of
+from channels.adapters.wire import MAX_EVENT_BYTES, envelope_message, generate_id, token_count
 from config.log_filters import scrub
 
 CHAT_PATH = "/chat/completions"
-ERROR_BODY_CHARS = 300
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
-MAX_EVENT_BYTES = 16 * 1024 * 1024
-"""An upstream that sends this much without ending an event is not speaking SSE."""
 
 STANDARD_FINISH_REASONS = frozenset(
     {"stop", "length", "tool_calls", "content_filter", "function_call"}
@@ -43,20 +41,6 @@ _DONE_EVENT = b"data: [DONE]\n\n"
 _DONE = b"[DONE]"
 
 
-def generate_id() -> str:
-    """A fresh OpenAI-shaped completion id, for upstreams that send none."""
-    return f"chatcmpl-{os.urandom(12).hex()}"
-
-
-def _count(value: object) -> int:
-    """A token count as reported, or 0 when absent, negative or not a number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(value, 0)
-    if isinstance(value, float) and 0 <= value < 1e18:
-        return int(value)
-    return 0
-
-
 def _reports_usage(raw: object) -> TypeGuard[dict[str, Any]]:
     return isinstance(raw, dict) and ("prompt_tokens" in raw or "completion_tokens" in raw)
 
@@ -65,18 +49,18 @@ def usage_from(raw: Mapping[str, Any]) -> Usage:
     """Usage from an OpenAI `usage` object; missing details count as 0."""
     prompt_details = raw.get("prompt_tokens_details")
     if isinstance(prompt_details, dict):
-        cached = _count(prompt_details.get("cached_tokens"))
+        cached = token_count(prompt_details.get("cached_tokens"))
     else:  # DeepSeek's older spelling
-        cached = _count(raw.get("prompt_cache_hit_tokens"))
+        cached = token_count(raw.get("prompt_cache_hit_tokens"))
     completion_details = raw.get("completion_tokens_details")
     reasoning = (
-        _count(completion_details.get("reasoning_tokens"))
+        token_count(completion_details.get("reasoning_tokens"))
         if isinstance(completion_details, dict)
         else 0
     )
     return Usage(
-        prompt_tokens=_count(raw.get("prompt_tokens")),
-        completion_tokens=_count(raw.get("completion_tokens")),
+        prompt_tokens=token_count(raw.get("prompt_tokens")),
+        completion_tokens=token_count(raw.get("completion_tokens")),
         cached_tokens=cached,
         reasoning_tokens=reasoning,
     )
@@ -105,8 +89,8 @@ def _normalise_finish(choice: dict[str, Any], reason: object) -> None:
 
 
 def _generated_chars(message: dict[str, Any]) -> int:
-    """Characters of generated text in a message or delta; mirrors `reasoning` as
-    `reasoning_content` (the gateway's spelling, protocol §9) when only the former is present."""
+    """Characters of generated text in a message or delta; reasoning is mirrored so that it is
+    there in both spellings, `reasoning_content` and OpenRouter's `reasoning` (protocol §9)."""
     chars = 0
     value = message.get("content")
     if isinstance(value, str):
@@ -116,6 +100,8 @@ def _generated_chars(message: dict[str, Any]) -> int:
         value = message.get("reasoning")
         if isinstance(value, str):
             message["reasoning_content"] = value
+    elif isinstance(value, str) and message.get("reasoning") is None:
+        message["reasoning"] = value
     if isinstance(value, str):
         chars += len(value)
     value = message.get("refusal")
@@ -353,6 +339,19 @@ class OpenAIStreamTranslator(StreamTranslator):
         )
 
 
+def _reasoning_effort(body: Mapping[str, Any]) -> str | None:
+    """`reasoning_effort` for a `reasoning` object with an effort or an on/off switch, unless
+    the client set `reasoning_effort` itself (the object goes upstream too: OpenRouter and
+    vLLM read it)."""
+    asked = body.get("reasoning")
+    if "reasoning_effort" in body or not isinstance(asked, Mapping):
+        return None
+    if asked.get("effort") is None and not isinstance(asked.get("enabled"), bool):
+        return None
+    reasoning = reasoning_of(body)
+    return None if reasoning is None else reasoning.openai_effort()
+
+
 class OpenAICompatAdapter(Adapter):
     """The OpenAI chat completions protocol, spoken by most hosted and self-hosted servers."""
 
@@ -361,10 +360,14 @@ class OpenAICompatAdapter(Adapter):
     def build_request(
         self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
     ) -> UpstreamRequest:
-        """POST `<base_url>/chat/completions` with the client's body, the upstream model name and,
-        when streaming, `stream_options.include_usage` forced on."""
+        """POST `<base_url>/chat/completions` with the client's body, the upstream model name,
+        OpenRouter's `reasoning` also said as `reasoning_effort`, and, when streaming,
+        `stream_options.include_usage` forced on."""
         payload = dict(body)
         payload["model"] = target.upstream_model
+        effort = _reasoning_effort(body)
+        if effort is not None:
+            payload["reasoning_effort"] = effort
         if stream:
             payload["stream"] = True
             options = body.get("stream_options")
@@ -433,18 +436,4 @@ class OpenAICompatAdapter(Adapter):
     def error_message(self, *, status: int, payload: bytes) -> str:
         """The envelope's `error.message` (or a string `error`, or `message`), else the start of
         the body, else the status; credentials scrubbed."""
-        message = ""
-        try:
-            body = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            body = None
-        if isinstance(body, dict):
-            error = body.get("error")
-            candidates = (
-                error.get("message") if isinstance(error, dict) else error,
-                body.get("message"),
-            )
-            message = next((c for c in candidates if isinstance(c, str) and c.strip()), "")
-        if not message:
-            message = payload.decode("utf-8", "replace").strip()[:ERROR_BODY_CHARS]
-        return scrub(message or f"upstream answered HTTP {status}")
+        return envelope_message(status=status, payload=payload)

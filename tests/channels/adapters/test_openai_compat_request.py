@@ -17,7 +17,9 @@ from tests.channels.adapters.openai_compat_helpers import ADAPTER, SECRET
 
 def test_adapter_for_openai_and_unknown_types():
     assert isinstance(adapter_for("openai"), OpenAICompatAdapter)
-    with pytest.raises(KeyError, match=r"no adapter for api_type 'cohere' \(known: openai\)"):
+    with pytest.raises(
+        KeyError, match=r"no adapter for api_type 'cohere' \(known: anthropic, gemini, openai\)"
+    ):
         adapter_for("cohere")
 
 

@@ -89,7 +89,13 @@ def test_response_without_usage_is_estimated_from_generated_text(choices, comple
         "total_tokens": expected.prompt_tokens + expected.completion_tokens,
         "cost": cost(expected),
     }
-    assert [c["message"] for c in body["choices"]] == [c["message"] for c in choices]
+    mirrored = [
+        {**c["message"], "reasoning": c["message"]["reasoning_content"]}
+        if "reasoning_content" in c["message"]
+        else c["message"]
+        for c in choices
+    ]
+    assert [c["message"] for c in body["choices"]] == mirrored
 
 
 def test_response_with_tool_calls_and_two_choices_keeps_them_in_order():

@@ -1,0 +1,249 @@
+"""Google Gemini's `generateContent` behind the OpenAI chat completions API (protocol §8, §9).
+
+Requests are built in `gemini_request`; here the answer comes back: candidates as choices,
+thought parts as `reasoning_content`/`reasoning`, function calls as `tool_calls` (with their
+`thoughtSignature` under `extra_content.google.thought_signature`, to be sent back),
+`finishReason` as `finish_reason`, `usageMetadata` as usage. The stream has no terminator: it
+is complete when it ends after a `finishReason` (`end_of_input`).
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from channels.adapters.base import (
+    Adapter,
+    BadUpstreamResponse,
+    Metering,
+    ResponseIdentity,
+    StreamTranslator,
+    TranslatedResponse,
+    UpstreamRequest,
+    UpstreamStreamError,
+    UpstreamTarget,
+    Usage,
+)
+from channels.adapters.gemini_request import generate_content_payload
+from channels.adapters.synthesis import (
+    ChoiceDraft,
+    ReportedUsage,
+    SynthesizedStream,
+    completion_response,
+    parse_json,
+)
+from channels.adapters.wire import envelope_message, token_count
+from config.log_filters import scrub
+
+API_VERSION_PATH = "/v1beta"
+STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
+FILTERED = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    }
+)
+
+
+def finish_reason(native: str, *, called: bool) -> str:
+    """The OpenAI `finish_reason` for a Gemini `finishReason` (`called`: the candidate made
+    function calls); anything unlisted is `stop`."""
+    if native == "MAX_TOKENS":
+        return "length"
+    if native in FILTERED:
+        return "content_filter"
+    return "tool_calls" if called else "stop"
+
+
+def reported_usage(raw: Mapping[str, Any]) -> ReportedUsage:
+    """`usageMetadata` in the gateway's terms: thoughts are part of the completion."""
+    thoughts = token_count(raw.get("thoughtsTokenCount"))
+    usage = Usage(
+        prompt_tokens=token_count(raw.get("promptTokenCount"))
+        + token_count(raw.get("toolUsePromptTokenCount")),
+        completion_tokens=token_count(raw.get("candidatesTokenCount")) + thoughts,
+        cached_tokens=token_count(raw.get("cachedContentTokenCount")),
+        reasoning_tokens=thoughts,
+    )
+    return ReportedUsage(usage)
+
+
+def _call_id() -> str:
+    """Gemini's calls usually carry no id: one is made up, OpenAI-style."""
+    return f"call_{os.urandom(12).hex()}"
+
+
+def _tool_call(part: Mapping[str, Any], index: int | None) -> dict[str, Any]:
+    """An OpenAI tool call for a `functionCall` part (`index` set for stream deltas)."""
+    function = part["functionCall"]
+    call_id = function.get("id") if isinstance(function.get("id"), str) else _call_id()
+    arguments = orjson.dumps(function.get("args") or {}).decode()
+    call: dict[str, Any] = {} if index is None else {"index": index}
+    call.update(
+        {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": str(function.get("name") or ""), "arguments": arguments},
+        }
+    )
+    if isinstance(part.get("thoughtSignature"), str):
+        call["extra_content"] = {"google": {"thought_signature": part["thoughtSignature"]}}
+    return call
+
+
+def _parts(candidate: Mapping[str, Any]) -> list[dict[str, Any]]:
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
+
+
+def _candidates(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+    candidates = response.get("candidates")
+    if candidates is None:
+        return []
+    if not isinstance(candidates, list):
+        raise BadUpstreamResponse("upstream candidates is not a list")
+    return [candidate for candidate in candidates if isinstance(candidate, dict)]
+
+
+def _block_reason(response: Mapping[str, Any]) -> str | None:
+    """Why the prompt was blocked (`promptFeedback.blockReason`), if it was."""
+    feedback = response.get("promptFeedback")
+    reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
+def _stream_error(error: object) -> UpstreamStreamError:
+    if not isinstance(error, dict):
+        return UpstreamStreamError(STREAM_ERROR_FALLBACK)
+    message = error.get("message")
+    status = error.get("status")
+    text = message if isinstance(message, str) and message else STREAM_ERROR_FALLBACK
+    return UpstreamStreamError(scrub(text), code=status if isinstance(status, str) else None)
+
+
+class GeminiStreamTranslator(SynthesizedStream):
+    """Gemini's SSE responses (each one a partial `GenerateContentResponse`) → OpenAI chunks."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._calls: dict[int, int] = {}  # candidate index → tool calls made so far
+        self._finished = False
+
+    def _on_event(self, name: str, payload: bytes, events: list[bytes]) -> None:
+        response = parse_json(payload, "stream event")
+        if response.get("error"):
+            raise _stream_error(response["error"])
+        blocked = _block_reason(response)
+        if blocked is not None and not response.get("candidates"):
+            self._finished = True
+            self._finish_choice(events, 0, "content_filter", blocked)
+        for candidate in _candidates(response):
+            self._candidate(candidate, events)
+        # Every event may carry running counts; only those sent with (or after) the finish
+        # are the whole answer's, so a stream cut earlier is estimated instead.
+        usage = response.get("usageMetadata")
+        if isinstance(usage, dict) and self._finished:
+            self.usage = reported_usage(usage).usage
+
+    def _candidate(self, candidate: Mapping[str, Any], events: list[bytes]) -> None:
+        raw_index = candidate.get("index")
+        index = raw_index if isinstance(raw_index, int) else 0
+        self._role(events, index)
+        for part in _parts(candidate):
+            if isinstance(part.get("functionCall"), dict):
+                position = self._calls.get(index, 0)
+                self._calls[index] = position + 1
+                call = _tool_call(part, position)
+                chars = len(call["function"]["name"]) + len(call["function"]["arguments"])
+                self._tool_call(events, index, call, chars=chars)
+            elif part.get("thought") is True:
+                self._reasoning(events, index, str(part.get("text") or ""))
+            else:
+                self._text(events, index, str(part.get("text") or ""))
+        native = candidate.get("finishReason")
+        if isinstance(native, str):
+            self._finished = True
+            reason = finish_reason(native, called=bool(self._calls.get(index)))
+            self._finish_choice(events, index, reason, native)
+
+    def end_of_input(self) -> None:
+        """The stream ended: complete when a `finishReason` was seen (Gemini sends no
+        `[DONE]`), broken otherwise."""
+        super().end_of_input()
+        if self.failure is None and self._finished:
+            self.done = True
+
+
+class GeminiAdapter(Adapter):
+    """Google's Generative Language API (`api_type = gemini`)."""
+
+    api_type = "gemini"
+
+    def build_request(
+        self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
+    ) -> UpstreamRequest:
+        """POST `<base_url>/v1beta/models/<model>:generateContent` (or
+        `:streamGenerateContent?alt=sse`) with the key in `x-goog-api-key`; raise
+        UnsupportedContent for parts Gemini cannot take."""
+        payload = generate_content_payload(body, max_output_tokens=target.max_output_tokens)
+        headers = {"content-type": "application/json"}
+        if target.api_key:
+            headers["x-goog-api-key"] = target.api_key
+        root = target.base_url.rstrip("/")
+        if not root.endswith(("/v1beta", "/v1", "/v1alpha")):
+            root += API_VERSION_PATH
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        url = f"{root}/models/{target.upstream_model}:{method}"
+        return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
+
+    def translate_response(
+        self, *, payload: bytes, identity: ResponseIdentity, metering: Metering
+    ) -> TranslatedResponse:
+        """A `GenerateContentResponse` as a `chat.completion`, priced."""
+        response = parse_json(payload, "answer")
+        drafts: list[ChoiceDraft] = []
+        for candidate in sorted(_candidates(response), key=lambda c: c.get("index") or 0):
+            draft = ChoiceDraft()
+            for part in _parts(candidate):
+                if isinstance(part.get("functionCall"), dict):
+                    draft.tool_calls.append(_tool_call(part, None))
+                elif part.get("thought") is True:
+                    draft.reasoning.append(str(part.get("text") or ""))
+                else:
+                    draft.text.append(str(part.get("text") or ""))
+            native = str(candidate.get("finishReason") or "STOP")
+            draft.finish_reason = finish_reason(native, called=bool(draft.tool_calls))
+            draft.native_finish_reason = native
+            drafts.append(draft)
+        if not drafts:
+            blocked = _block_reason(response)
+            if blocked is None:
+                raise BadUpstreamResponse("upstream answer has no candidates")
+            drafts.append(ChoiceDraft(finish_reason="content_filter", native_finish_reason=blocked))
+        usage = response.get("usageMetadata")
+        return completion_response(
+            identity=identity,
+            choices=drafts,
+            reported=reported_usage(usage) if isinstance(usage, dict) else None,
+            metering=metering,
+        )
+
+    def stream_translator(
+        self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
+    ) -> StreamTranslator:
+        """A fresh translator for one streamed answer."""
+        return GeminiStreamTranslator(
+            identity=identity, include_usage=include_usage, metering=metering
+        )
+
+    def error_message(self, *, status: int, payload: bytes) -> str:
+        """`error.message` of Google's envelope with its `error.status`; credentials scrubbed."""
+        return envelope_message(status=status, payload=payload)
