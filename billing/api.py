@@ -9,17 +9,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.models import Account, ApiKey, LedgerEntry, LimitReset, UsageRecord, UsageStatus
-from billing.selectors import UsageFilters, usage_list
+from billing.models import (
+    Account,
+    ApiKey,
+    LedgerEntry,
+    LedgerKind,
+    LimitReset,
+    UsageRecord,
+    UsageStatus,
+)
+from billing.reconcile import reconcile
+from billing.selectors import UsageFilters, key_limit_remaining, key_period_spend, usage_list
 from billing.services import (
     account_create,
-    account_credit,
     account_default,
     api_key_create,
     api_key_revoke,
     api_key_update,
+    ledger_post,
 )
 from channels.api_fields import MoneyField
+from channels.money import format_money
 from config.pagination import paginated_response
 
 MIN_CREDIT = Decimal("0.0000000001")
@@ -44,10 +54,22 @@ class AccountOutput(serializers.ModelSerializer[Account]):
 
 
 class CreditInput(serializers.Serializer[Any]):
-    """Credit to add: a positive USD amount."""
+    """A ledger entry to post: a credit (a positive USD amount, the default) or an adjustment
+    (a refund, correction or write-off: any amount but 0)."""
 
-    amount = MoneyField(min_value=MIN_CREDIT)
+    amount = MoneyField(signed=True)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(
+        choices=[LedgerKind.CREDIT.value, LedgerKind.ADJUSTMENT.value], default=LedgerKind.CREDIT
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A credit must be positive; an adjustment must not be zero."""
+        if attrs["kind"] == LedgerKind.CREDIT and attrs["amount"] < MIN_CREDIT:
+            raise serializers.ValidationError({"amount": ["A credit must be greater than 0."]})
+        if attrs["amount"] == 0:
+            raise serializers.ValidationError({"amount": ["An adjustment must not be 0."]})
+        return attrs
 
 
 class LedgerEntryOutput(serializers.ModelSerializer[LedgerEntry]):
@@ -102,11 +124,17 @@ class AccountCreditApi(APIView):
     """Add credit to an account through the ledger."""
 
     def post(self, request: Request, account_id: int) -> Response:
-        """Post a credit entry; the balance moves by the same amount."""
+        """Post a credit or adjustment entry; the balance moves by the same amount."""
         account = get_object_or_404(Account, pk=account_id)
         serializer = CreditInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        entry = account_credit(account=account, **serializer.validated_data)
+        data = serializer.validated_data
+        entry = ledger_post(
+            account=account,
+            kind=data["kind"],
+            amount=data["amount"],
+            description=data.get("description", ""),
+        )
         return Response(LedgerEntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -137,7 +165,8 @@ class KeyOutput(serializers.ModelSerializer[ApiKey]):
     """A key as the API shows it: never the secret or its hash."""
 
     spend_limit = MoneyField(allow_null=True)
-    spend = MoneyField(source="spend_in_period")
+    spend = serializers.SerializerMethodField()
+    limit_remaining = serializers.SerializerMethodField()
     limit_reset = serializers.SerializerMethodField()
 
     class Meta:
@@ -150,6 +179,7 @@ class KeyOutput(serializers.ModelSerializer[ApiKey]):
             "spend_limit",
             "limit_reset",
             "spend",
+            "limit_remaining",
             "rpm_limit",
             "tpm_limit",
             "allowed_models",
@@ -163,6 +193,15 @@ class KeyOutput(serializers.ModelSerializer[ApiKey]):
     def get_limit_reset(self, key: ApiKey) -> str | None:
         """`null` when the limit never resets."""
         return key.limit_reset or None
+
+    def get_spend(self, key: ApiKey) -> str:
+        """Spend in the current limit period (all time without a reset), a decimal string."""
+        return format_money(key_period_spend(key=key))
+
+    def get_limit_remaining(self, key: ApiKey) -> str | None:
+        """What the key may still spend this period; `null` without a limit."""
+        remaining = key_limit_remaining(key=key)
+        return None if remaining is None else format_money(remaining)
 
 
 class KeyListApi(APIView):
@@ -272,3 +311,11 @@ class UsageListApi(APIView):
             queryset=usage_list(filters=UsageFilters(**filters.validated_data)),
             serializer_class=UsageOutput,
         )
+
+
+class ReconcileApi(APIView):
+    """`GET /api/admin/reports/reconcile/`: whether balances, ledger and usage costs agree."""
+
+    def get(self, request: Request) -> Response:
+        """`{ok, accounts, ledger_total, charges_total, usage_cost_total, problems}`."""
+        return Response(reconcile().as_dict())

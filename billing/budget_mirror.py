@@ -9,7 +9,6 @@ once, by the mirror or by its reservation. Amounts are integers of 1e-10 USD (th
 columns' precision).
 """
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -17,9 +16,9 @@ from decimal import ROUND_CEILING, Decimal
 
 import redis
 import redis.asyncio as aioredis
-from django.conf import settings
 
 from billing.budgets import AccountBudget, Budget, Hold, KeyBudget, Refusal
+from config.redis import async_redis, sync_redis
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +88,6 @@ end
 return newer and 1 or 0
 """
 
-_sync_client: "redis.Redis | None" = None
-_async_clients: dict[asyncio.AbstractEventLoop, "aioredis.Redis"] = {}
-
 
 def units(amount: Decimal) -> int:
     """An amount in integer units of 1e-10 USD, rounded up (a reservation never falls short)."""
@@ -111,21 +107,6 @@ def _observe_args(value: Decimal, version: int, period: datetime | None) -> list
     return [units(value), version, _period(period), MIRROR_SECONDS]
 
 
-def _sync() -> "redis.Redis":
-    global _sync_client
-    if _sync_client is None:
-        _sync_client = redis.Redis.from_url(settings.REDIS_URL)
-    return _sync_client
-
-
-def _async() -> "aioredis.Redis":
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = _async_clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
-    return client
-
-
 def budget_observed(
     *,
     accounts: Iterable[AccountBudget],
@@ -135,7 +116,8 @@ def budget_observed(
     """After a commit: move the Redis mirrors to these budgets (unless they know newer ones)
     and give back the reservations of `released` (request id, account id, key id). Does
     nothing without Redis; a Redis failure is logged (the holds then lapse at their expiry)."""
-    if not settings.REDIS_URL:
+    client = sync_redis()
+    if client is None:
         return
     by_account: dict[int, list[str]] = {}
     by_key: dict[int, list[str]] = {}
@@ -143,7 +125,6 @@ def budget_observed(
         by_account.setdefault(account_id, []).append(request_id)
         by_key.setdefault(key_id, []).append(request_id)
     try:
-        client = _sync()
         script = client.register_script(_OBSERVE)
         with client.pipeline(transaction=False) as pipe:
             for account in accounts:
@@ -159,8 +140,15 @@ def budget_observed(
         logger.exception("updating the budget mirrors in Redis failed")
 
 
+def _async_client() -> "aioredis.Redis":
+    client = async_redis()
+    if client is None:
+        raise RuntimeError("Redis reservations need REDIS_URL")
+    return client
+
+
 async def _observe_async(budget: AccountBudget | KeyBudget) -> None:
-    script = _async().register_script(_OBSERVE)
+    script = _async_client().register_script(_OBSERVE)
     if isinstance(budget, AccountBudget):
         args = _observe_args(budget.balance, budget.version, None)
         await script(_keys("account", budget.account_id), args)
@@ -180,7 +168,7 @@ async def reserve_in_redis(
     """Reserve `hold.amount` against the account's balance and, when the key has a limit, the
     key's remaining limit, atomically; None on success. A budget Redis does not know (yet, or
     for a new period) is read with `load` and mirrored first."""
-    script = _async().register_script(_RESERVE)
+    script = _async_client().register_script(_RESERVE)
     account_keys, key_keys = _keys("account", hold.account_id), _keys("key", hold.key_id)
     args: list[int | str] = [
         int(now.timestamp() * 1000),

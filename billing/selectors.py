@@ -3,12 +3,14 @@
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from billing.budgets import key_budget
 from billing.models import Account, ApiKey, UsageRecord
+from channels.money import format_money
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,21 @@ def key_limit_remaining(*, key: ApiKey, now: datetime | None = None) -> Decimal 
     if key.spend_limit is None:
         return None
     return max(key.spend_limit - key_period_spend(key=key, now=now), Decimal(0))
+
+
+def key_summary(*, key: ApiKey, now: datetime | None = None) -> dict[str, Any]:
+    """What `GET /v1/key` shows a key about itself; money as decimal strings."""
+    spend = key_period_spend(key=key, now=now)
+    remaining = key_limit_remaining(key=key, now=now)
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "spend": format_money(spend),
+        "spend_limit": None if key.spend_limit is None else format_money(key.spend_limit),
+        "limit_remaining": None if remaining is None else format_money(remaining),
+        "limit_reset": key.limit_reset or None,
+        "account_balance": format_money(key.account.balance),
+        "rpm_limit": key.rpm_limit,
+        "tpm_limit": key.tpm_limit,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+    }

@@ -8,6 +8,7 @@ from billing.api import (
     AccountListApi,
     KeyDetailApi,
     KeyListApi,
+    ReconcileApi,
     UsageListApi,
 )
 
@@ -18,4 +19,5 @@ urlpatterns = [
     path("keys/", KeyListApi.as_view(), name="key-list"),
     path("keys/<int:key_id>/", KeyDetailApi.as_view(), name="key-detail"),
     path("usage/", UsageListApi.as_view(), name="usage-list"),
+    path("reports/reconcile/", ReconcileApi.as_view(), name="reconcile"),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from billing.pricing import Prices, usage_cost
 from channels.adapters.base import Usage
+from gateway.ratelimit import Charge
 from gateway.schemas import Offer
 
 MODEL_LENGTH = 200
@@ -79,9 +80,10 @@ class UsageDraft:
     ttft_ms: int | None = None
     attempts: list[AttemptLog] = field(default_factory=list)
     user: str = ""
-    # For logs and metrics only, not stored on the record:
+    # For logs, metrics and the rate limits only, not stored on the record:
     key_prefix: str = ""
     channel_name: str = ""
+    tokens_charge: Charge | None = None
 
     def serve(self, offer: Offer, usage: Usage, *, estimated: bool) -> None:
         """Bill the request to `offer` for `usage`, at the offer's prices."""

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from channels.health import CLOSED, Breaker, BreakerState
+from config.redis import async_redis
 from gateway.background import spawn
 
 logger = logging.getLogger(__name__)
@@ -28,18 +29,7 @@ _breakers: dict[int, Breaker] = {}
 _changed_at: dict[int, float] = {}
 _trials: set[int] = set()
 _refreshing: "asyncio.Future[None] | None" = None
-_clients: dict[asyncio.AbstractEventLoop, "aioredis.Redis"] = {}
 _refreshed_at = 0.0
-
-
-def _client() -> "aioredis.Redis | None":
-    if not settings.REDIS_URL:
-        return None
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        client = _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
-    return client
 
 
 def _in_background(work: Awaitable[Any]) -> None:
@@ -53,7 +43,7 @@ def _set(channel_id: int, breaker: Breaker) -> None:
         _breakers.pop(channel_id, None)
     else:
         _breakers[channel_id] = breaker
-    client = _client()
+    client = async_redis()
     if client is None:
         return
     if breaker == CLOSED:
@@ -75,7 +65,7 @@ async def claim_trial(channel_id: int) -> bool:
         return True
     if channel_id in _trials:
         return False
-    client = _client()
+    client = async_redis()
     if client is not None:
         key = TRIAL_KEY.format(channel_id=channel_id)
         try:
@@ -94,7 +84,7 @@ def end_trial(channel_id: int) -> None:
     """Release the channel's trial, if this process held it."""
     if channel_id in _trials:
         _trials.discard(channel_id)
-        client = _client()
+        client = async_redis()
         if client is not None:
             _in_background(client.delete(TRIAL_KEY.format(channel_id=channel_id)))
 
@@ -136,7 +126,7 @@ async def breaker_states() -> dict[int, BreakerState]:
     """The state of every channel whose breaker is not closed. The shared table is re-read
     when older than a second; a request waits at most REFRESH_WAIT_SECONDS for it."""
     global _refreshed_at, _refreshing
-    client = _client()
+    client = async_redis()
     stale = time.monotonic() - _refreshed_at > REFRESH_SECONDS
     if client is not None and stale and (_refreshing is None or _refreshing.done()):
         _refreshed_at = time.monotonic()

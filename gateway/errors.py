@@ -1,5 +1,6 @@
 """The gateway's error family: each knows its HTTP status, OpenAI `type` and `code`."""
 
+import math
 from typing import Any, ClassVar
 
 import orjson
@@ -118,3 +119,37 @@ class UpstreamRejected(GatewayError):
 
 class InternalError(GatewayError):
     """A bug in the gateway; the message never carries details."""
+
+
+class InsufficientQuota(GatewayError):
+    """The account's credit or the key's spend limit cannot cover the request's worst case;
+    `retry-after` (not capped) says when a key limit resets."""
+
+    status, type, code = 402, "insufficient_quota", "insufficient_quota"
+
+    def headers(self) -> dict[str, str]:
+        """`retry-after` in whole seconds until the key's limit resets, when it does."""
+        if self.retry_after is None:
+            return {}
+        return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
+
+
+class RateLimited(GatewayError):
+    """The key's requests- or tokens-per-minute limit is used up for now."""
+
+    status, type, code = 429, "rate_limit_error", "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float, headers: dict[str, str]) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.limit_headers = headers
+
+    def headers(self) -> dict[str, str]:
+        """`retry-after` (≤ 60 s) and the `x-ratelimit-*` headers."""
+        return {**super().headers(), **self.limit_headers}
+
+
+class BudgetUnavailable(GatewayError):
+    """Reservations cannot be made (Redis or the database is unreachable): the gateway refuses
+    rather than risk spending credit it cannot account for."""
+
+    status, type, code = 503, "server_error", "budget_unavailable"

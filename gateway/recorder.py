@@ -1,7 +1,9 @@
 """Writes usage records off the request path: a queue drained by one writer thread in batches.
 
 Requests only enqueue (no I/O). The thread stores each batch with its ledger charges in one
-transaction and retries a failed batch, so nothing is lost while the process lives; at exit
+transaction (which also gives back the requests' reservations; with Redis they are given back
+right after it commits) and retries a failed batch, so nothing is lost while the process
+lives; at exit
 (SIGTERM under uvicorn ends in a normal interpreter exit) the queue is drained first.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from django.db import DataError, IntegrityError, close_old_connections, connections
 
+from billing.budget_mirror import budget_observed
 from billing.models import UsageRecord
 from billing.services import usage_records_save
 from gateway.accounting import UsageDraft
@@ -113,13 +116,14 @@ class UsageRecorder:
         while True:
             try:
                 close_old_connections()
-                usage_records_save(records=records)
-                return
+                written = usage_records_save(records=records)
+                break
             except (IntegrityError, DataError):
                 raise
             except Exception:
                 logger.exception("storing %d usage records failed; retrying", len(records))
                 time.sleep(RETRY_SECONDS)
+        budget_observed(accounts=written.accounts, keys=written.keys, released=written.requests)
 
 
 recorder = UsageRecorder()

@@ -5,6 +5,7 @@ queue behind one shared thread, which would serialise the whole server.
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -12,7 +13,18 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from billing.api import UsageOutput
-from billing.selectors import api_key_by_hash, usage_record_of_key
+from billing.budgets import (
+    AccountBudget,
+    Budget,
+    Hold,
+    KeyBudget,
+    Refusal,
+    account_budget,
+    key_budget,
+)
+from billing.budgets import reserve_in_database as reserve_in_database_now
+from billing.models import Account, ApiKey
+from billing.selectors import api_key_by_hash, key_summary, usage_record_of_key
 from channels.selectors import channel_api_key, served_models
 from gateway.schemas import KeyContext, Offer
 
@@ -41,7 +53,26 @@ def _load_key(key_hash: str) -> KeyContext | None:
         allowed_models=frozenset(key.allowed_models or ()),
         expires_at_epoch=key.expires_at.timestamp() if key.expires_at else None,
         revoked=key.revoked,
+        spend_limit=key.spend_limit,
+        limit_reset=key.limit_reset,
+        rpm_limit=key.rpm_limit,
+        tpm_limit=key.tpm_limit,
     )
+
+
+def _load_budget(budget: Budget, hold: Hold, now: datetime) -> AccountBudget | KeyBudget:
+    if budget == "account":
+        return account_budget(account=Account.objects.get(pk=hold.account_id))
+    return key_budget(key=ApiKey.objects.get(pk=hold.key_id), now=now)
+
+
+def _reserve_in_database(hold: Hold, limit_reset: str, now: datetime) -> Refusal | None:
+    return reserve_in_database_now(hold=hold, limit_reset=limit_reset, now=now)
+
+
+def _key_summary(key_id: int) -> dict[str, Any]:
+    key = ApiKey.objects.select_related("account").get(pk=key_id)
+    return key_summary(key=key)
 
 
 def _load_offers() -> list[Offer]:
@@ -80,3 +111,6 @@ def _load_generation(record_id: str, key_id: int) -> dict[str, Any] | None:
 load_key = _in_pool(_load_key)
 load_offers = _in_pool(_load_offers)
 load_generation = _in_pool(_load_generation)
+load_budget = _in_pool(_load_budget)
+load_key_summary = _in_pool(_key_summary)
+reserve_in_database = _in_pool(_reserve_in_database)

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from gateway.views import ChatCompletionsView, GenerationView, ModelsView
+from gateway.views import ChatCompletionsView, GenerationView, KeyView, ModelsView
 
 urlpatterns = [
     path("chat/completions", ChatCompletionsView.as_view(), name="chat-completions"),
     path("models", ModelsView.as_view(), name="models"),
     path("models/<path:model>", ModelsView.as_view(), name="model"),
     path("generation", GenerationView.as_view(), name="generation"),
+    path("key", KeyView.as_view(), name="key"),
 ]

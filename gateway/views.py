@@ -16,8 +16,9 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from channels.money import format_money
-from gateway import auth, catalog, relay, stats, store
+from gateway import admission, auth, catalog, ratelimit, relay, stats, store
 from gateway.accounting import UsageDraft, new_request_id
+from gateway.background import spawn
 from gateway.errors import (
     GatewayError,
     GenerationNotFound,
@@ -28,6 +29,7 @@ from gateway.errors import (
     ModelNotFound,
     RequestTooLarge,
 )
+from gateway.estimate import estimate_prompt_tokens
 from gateway.metrics import observe_request
 from gateway.parsing import parse_chat_request
 from gateway.recorder import recorder
@@ -161,6 +163,9 @@ class ChatCompletionsView(GatewayApiView):
         draft.model, draft.stream, draft.user = chat.model, chat.stream, chat.user
         snapshot = await catalog.current_catalog()
         models = _models_to_try(chat, key, set(snapshot.offers))
+        prompt_tokens = estimate_prompt_tokens(chat.body)
+        rate = await admission.admit_rate(key, chat, prompt_tokens)
+        draft.tokens_charge = rate.tokens
         plan = route_plan(
             models=models,
             offers=snapshot.offers,
@@ -169,20 +174,27 @@ class ChatCompletionsView(GatewayApiView):
             rng=_rng,
             max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
         )
+        worst_case = admission.worst_case_cost(chat, plan, prompt_tokens)
+        await admission.reserve(request_id=draft.id, key=key, amount=worst_case)
         exchange = relay.Exchange(
             chat=chat,
             draft=draft,
             started=started,
             deadline=started + settings.GATEWAY_REQUEST_DEADLINE,
+            _prompt_tokens=prompt_tokens,
         )
         if chat.stream:
-            return await self._stream(exchange, plan)
-        body = await relay.complete(exchange, plan)
-        draft.status, draft.http_status = "ok", 200
-        self._record(draft, started)
-        return json_response(
-            body, x_request_id=draft.id, x_switchyard_channel=exchange.draft.attempts[-1].channel
-        )
+            response = await self._stream(exchange, plan)
+        else:
+            body = await relay.complete(exchange, plan)
+            draft.status, draft.http_status = "ok", 200
+            self._record(draft, started)
+            response = json_response(
+                body, x_request_id=draft.id, x_switchyard_channel=draft.attempts[-1].channel
+            )
+        for name, value in rate.headers.items():
+            response[name] = value
+        return response
 
     async def _stream(self, exchange: relay.Exchange, plan: list[Offer]) -> HttpResponseBase:
         opened = await relay.open_stream(exchange, plan)
@@ -210,6 +222,9 @@ class ChatCompletionsView(GatewayApiView):
         observe_request(draft, channel)
         log_request(draft, draft.key_prefix, channel)
         recorder.submit(draft)
+        if draft.tokens_charge is not None:
+            used = draft.usage.prompt_tokens + draft.usage.completion_tokens
+            spawn(ratelimit.adjust(draft.tokens_charge, used), what="correcting a token limit")
 
 
 def _requested_model(raw: bytes) -> str:
@@ -255,6 +270,20 @@ class ModelsView(GatewayApiView):
             if model not in usable:
                 raise ModelNotFound(MODEL_NOT_FOUND.format(model=model), param="model")
             return json_response(orjson.dumps(_model_entry(model, snapshot.offers[model])))
+        except GatewayError as error:
+            return error_response(error)
+
+
+class KeyView(GatewayApiView):
+    """`GET /v1/key`: the calling key's limits, spend this period and its account's balance."""
+
+    async def get(self, request: Request) -> HttpResponse:
+        """`{"data": {name, prefix, spend, spend_limit, limit_remaining, limit_reset,
+        account_balance, rpm_limit, tpm_limit, expires_at}}`."""
+        try:
+            key = await self.key_of(request)
+            summary = await store.load_key_summary(key.key_id)
+            return json_response(orjson.dumps({"data": summary}))
         except GatewayError as error:
             return error_response(error)
 

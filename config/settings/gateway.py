@@ -11,6 +11,13 @@ GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=5)
 GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=20 * 1024 * 1024)
 GATEWAY_AUTH_CACHE_SECONDS = env.float("GATEWAY_AUTH_CACHE_SECONDS", default=5.0)
 GATEWAY_CATALOG_SECONDS = env.float("GATEWAY_CATALOG_SECONDS", default=5.0)
+# Admission: a request reserves its worst case — the prompt estimate plus `max_tokens` (this
+# default when the client sends none) at the plan's highest prices — until its usage record is
+# written; a crashed process's reservations lapse after GATEWAY_RESERVATION_SECONDS.
+GATEWAY_DEFAULT_MAX_TOKENS = env.int("GATEWAY_DEFAULT_MAX_TOKENS", default=4096)
+GATEWAY_RESERVATION_SECONDS = env.float(
+    "GATEWAY_RESERVATION_SECONDS", default=GATEWAY_REQUEST_DEADLINE + 60.0
+)
 
 # Django refuses larger bodies itself; the chat endpoint answers them with a 413 envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES

@@ -1,0 +1,167 @@
+"""Admission: a key's rate limits, then a reservation of the request's worst-case cost.
+
+Rate limits (rpm, tpm) are checked before routing; the reservation, once the plan's prices are
+known, holds the worst case against the account's balance and the key's remaining limit until
+the request's usage record is written, which charges the actual cost and gives the
+reservation back (billing.services.usage_records_save). With REDIS_URL reservations live in
+Redis (billing.budget_mirror), without it in the database (billing.budgets).
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from billing.budget_mirror import reserve_in_redis
+from billing.budgets import Hold, Refusal
+from billing.periods import period_end, period_start
+from billing.pricing import usage_cost
+from channels.adapters.base import Usage
+from channels.money import format_money
+from gateway import ratelimit, store
+from gateway.accounting import offer_prices
+from gateway.errors import BudgetUnavailable, InsufficientQuota, RateLimited
+from gateway.ratelimit import Charge, LimitState
+from gateway.schemas import ChatRequest, KeyContext, Offer
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_SHORT = (
+    "Insufficient credit: the account's balance ({available} USD available) cannot cover this "
+    "request's worst-case cost of {needed} USD. Add credit, or lower max_tokens."
+)
+KEY_SHORT = (
+    "This API key's spend limit is used up: {available} USD left of {limit} USD, and this "
+    "request may cost up to {needed} USD."
+)
+KEY_RESETS = " The limit resets at {reset} UTC."
+RATE_LIMITED = "Rate limit reached for this API key: {limits}. Try again in {wait:g} s."
+TOO_LARGE_FOR_TPM = (
+    "This request needs an estimated {tokens} tokens, more than the key's limit of {limit} "
+    "tokens per minute."
+)
+BUDGET_UNAVAILABLE = "The gateway cannot reserve credit right now; try again shortly."
+
+
+@dataclass(frozen=True, slots=True)
+class RateAdmission:
+    """What passing the rate limits leaves: response headers and the token charge to correct."""
+
+    headers: dict[str, str]
+    tokens: Charge | None
+
+
+def _duration(seconds: float) -> str:
+    """A duration as OpenAI's rate-limit headers write it: `20ms`, `1.5s`, `6m0s`."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    rest_text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{rest_text}" if minutes else rest_text
+
+
+def _headers(states: list[LimitState]) -> dict[str, str]:
+    headers = {}
+    for state in states:
+        headers[f"x-ratelimit-limit-{state.kind}"] = str(state.limit)
+        headers[f"x-ratelimit-remaining-{state.kind}"] = str(state.remaining)
+        headers[f"x-ratelimit-reset-{state.kind}"] = _duration(state.reset_seconds)
+    return headers
+
+
+def token_estimate(chat: ChatRequest, prompt_tokens: int) -> int:
+    """Tokens a request is charged against a tpm limit on admission."""
+    return prompt_tokens + (chat.max_output_tokens or 0) * max(chat.n, 1)
+
+
+async def admit_rate(key: KeyContext, chat: ChatRequest, prompt_tokens: int) -> RateAdmission:
+    """Charge the key's rpm and tpm limits; RateLimited when either is used up."""
+    charges = []
+    if key.rpm_limit:
+        charges.append(Charge("requests", key.key_id, key.rpm_limit, 1))
+    tokens = None
+    if key.tpm_limit:
+        tokens = Charge("tokens", key.key_id, key.tpm_limit, token_estimate(chat, prompt_tokens))
+        if tokens.cost > key.tpm_limit:
+            headers = {"x-ratelimit-limit-tokens": str(key.tpm_limit)}
+            message = TOO_LARGE_FOR_TPM.format(tokens=tokens.cost, limit=key.tpm_limit)
+            raise RateLimited(message, retry_after=60, headers=headers)
+        charges.append(tokens)
+    if not charges:
+        return RateAdmission({}, None)
+    try:
+        allowed, states = await ratelimit.check(charges)
+    except redis.RedisError:
+        logger.exception("rate limits unavailable")
+        raise BudgetUnavailable(BUDGET_UNAVAILABLE) from None
+    headers = _headers(states)
+    if not allowed:
+        waits = [state.retry_after for state in states if state.retry_after is not None]
+        wait = min(60.0, max(waits))
+        used_up = ", ".join(
+            f"{state.limit} {state.kind} per minute" for state in states if state.retry_after
+        )
+        message = RATE_LIMITED.format(limits=used_up, wait=math.ceil(wait))
+        raise RateLimited(message, retry_after=wait, headers=headers)
+    return RateAdmission(headers, tokens)
+
+
+def worst_case_cost(chat: ChatRequest, plan: list[Offer], prompt_tokens: int) -> Decimal:
+    """The most the request can cost on any offer of its plan: the prompt estimate plus
+    `max_tokens` (or GATEWAY_DEFAULT_MAX_TOKENS) per choice, at that offer's prices."""
+    completion = (chat.max_output_tokens or settings.GATEWAY_DEFAULT_MAX_TOKENS) * max(chat.n, 1)
+    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
+    return max((usage_cost(usage, offer_prices(offer)) for offer in plan), default=Decimal(0))
+
+
+async def reserve(
+    *, request_id: str, key: KeyContext, amount: Decimal, now: datetime | None = None
+) -> None:
+    """Hold `amount` against the key's account and limit; InsufficientQuota when either cannot
+    cover it, BudgetUnavailable when the reservation store is unreachable."""
+    now = now or timezone.now()
+    hold = Hold(
+        id=request_id,
+        account_id=key.account_id,
+        key_id=key.key_id,
+        amount=amount,
+        expires_at=now + timedelta(seconds=settings.GATEWAY_RESERVATION_SECONDS),
+    )
+    try:
+        if settings.REDIS_URL:
+            refusal = await reserve_in_redis(
+                hold=hold,
+                now=now,
+                key_limit=key.spend_limit,
+                key_period=period_start(key.limit_reset, now),
+                load=lambda budget: store.load_budget(budget, hold, now),
+            )
+        else:
+            refusal = await store.reserve_in_database(hold, key.limit_reset, now)
+    except (redis.RedisError, DatabaseError):
+        logger.exception("reserving %s for request %s failed", amount, request_id)
+        raise BudgetUnavailable(BUDGET_UNAVAILABLE) from None
+    if refusal is not None:
+        raise _refused(refusal, key, amount, now)
+
+
+def _refused(
+    refusal: Refusal, key: KeyContext, needed: Decimal, now: datetime
+) -> InsufficientQuota:
+    available = format_money(max(refusal.available, Decimal(0)))
+    if refusal.budget == "account":
+        message = ACCOUNT_SHORT.format(available=available, needed=format_money(needed))
+        return InsufficientQuota(message, param=None)
+    limit = format_money(key.spend_limit if key.spend_limit is not None else Decimal(0))
+    message = KEY_SHORT.format(available=available, limit=limit, needed=format_money(needed))
+    resets_at = period_end(key.limit_reset, now)
+    if resets_at is None:
+        return InsufficientQuota(message)
+    message += KEY_RESETS.format(reset=resets_at.strftime("%Y-%m-%d %H:%M"))
+    return InsufficientQuota(message, retry_after=(resets_at - now).total_seconds())
