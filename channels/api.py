@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels.api_fields import MoneyField
-from channels.models import CHANNEL_SETTINGS, Channel
+from channels.models import CHANNEL_SETTINGS, UNSUPPORTED_CHOICES, Channel
 from channels.probes import probe_channel
 from channels.selectors import channel_list
 from channels.services import ModelOffer, channel_create, channel_record_probe, channel_update
@@ -27,6 +27,10 @@ class ChannelModelInput(serializers.Serializer[ModelOffer]):
     input_price = MoneyField(required=False)
     output_price = MoneyField(required=False)
     cached_input_price = MoneyField(required=False, allow_null=True)
+    max_output_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    unsupported = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(UNSUPPORTED_CHOICES)), required=False
+    )
 
 
 class ChannelModelOutput(serializers.Serializer[Any]):
@@ -37,6 +41,8 @@ class ChannelModelOutput(serializers.Serializer[Any]):
     input_price = MoneyField()
     output_price = MoneyField()
     cached_input_price = MoneyField(allow_null=True)
+    max_output_tokens = serializers.IntegerField(allow_null=True)
+    unsupported = serializers.ListField(child=serializers.CharField())
 
 
 class ChannelInput(serializers.ModelSerializer[Channel]):
@@ -89,7 +95,14 @@ def _split(validated: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[
     fields = dict(validated)
     api_key = fields.pop("api_key", None)
     models = fields.pop("models", None)
-    offers = None if models is None else [ModelOffer(**item) for item in models]
+    offers = (
+        None
+        if models is None
+        else [
+            ModelOffer(**{**item, "unsupported": tuple(item.get("unsupported", ()))})
+            for item in models
+        ]
+    )
     return fields, api_key, offers
 
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -38,6 +39,41 @@ CHANNEL_SETTINGS = (
     "probe_mode",
     "probe_interval",
 )
+
+
+CAPABILITIES = ("tools", "vision", "json_schema")
+"""What a request may need of a model: tool calling, image input, `json_schema` output."""
+PARAMETERS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "stop",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "reasoning",
+    "tool_choice",
+    "parallel_tool_calls",
+)
+"""Request parameters a model may not honour; checked with `provider.require_parameters`."""
+UNSUPPORTED_CHOICES = frozenset(CAPABILITIES + PARAMETERS)
+UNKNOWN_UNSUPPORTED = "Unknown capability or parameter {names}; known: {known}."
+
+
+def validate_unsupported(value: object) -> None:
+    """A list of known capability and parameter names."""
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError("Expected a list of capability or parameter names.")
+    unknown = sorted(set(value) - UNSUPPORTED_CHOICES)
+    if unknown:
+        known = ", ".join((*CAPABILITIES, *PARAMETERS))
+        raise ValidationError(UNKNOWN_UNSUPPORTED.format(names=", ".join(unknown), known=known))
 
 
 class ProbeMode(models.TextChoices):
@@ -113,6 +149,19 @@ class ChannelModel(models.Model):
         blank=True,
         validators=NON_NEGATIVE,
         help_text="Empty = the input price.",
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Answer budget when the client sets none (Anthropic requires one); empty = 4096.",
+    )
+    unsupported = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_unsupported],
+        help_text="What this model cannot do: tools, vision, json_schema (requests needing them "
+        "skip it), or request parameters it ignores (skipped with provider.require_parameters).",
     )
 
     class Meta:

@@ -1,8 +1,9 @@
 """Active health probes: one cheap upstream call per channel, and when the next one is due.
 
 A probe lists the upstream's models (free) or asks for a 1-token completion on the channel's
-first model, per the channel's `probe_mode`. Only OpenAI-compatible channels can be probed for
-now; for the others a probe reports `supported=False` and the channel's status is left alone.
+first model, per the channel's `probe_mode`, in the channel's own protocol (OpenAI-compatible,
+Anthropic, Gemini). A protocol without an adapter reports `supported=False` and the channel's
+status is left alone.
 """
 
 import time
@@ -11,16 +12,16 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 
-from channels.adapters import adapter_for
+from channels.adapters import ADAPTERS, adapter_for
 from channels.adapters.base import UpstreamTarget
-from channels.models import ApiType, Channel, ProbeMode
+from channels.models import Channel, ProbeMode
 from channels.selectors import channel_api_key
 from config.log_filters import REDACTED, scrub
 
 MAX_ERROR_CHARS = 500
 PROBE_MESSAGE = "ping"
-PROBEABLE_API_TYPES = frozenset({ApiType.OPENAI.value})
-UNSUPPORTED = "probing {api_type} channels is not supported yet"
+PROBEABLE_API_TYPES = frozenset(ADAPTERS)
+UNSUPPORTED = "probing {api_type} channels is not supported"
 NO_MODEL = "no model to probe: the channel serves no models"
 
 
@@ -63,7 +64,7 @@ def probe_channel(channel: Channel, *, client: httpx.Client | None = None) -> Pr
             ok=False, status_code=None, latency_ms=None, error=error, supported=False
         )
     secret = channel_api_key(channel=channel)
-    request = _openai_request(channel=channel, secret=secret)
+    request = _probe_request(channel=channel, secret=secret)
     if request is None:
         return ProbeResult(ok=False, status_code=None, latency_ms=None, error=NO_MODEL)
     timeout = settings.HEALTH_PROBE_TIMEOUT
@@ -90,20 +91,21 @@ def probe_channel(channel: Channel, *, client: httpx.Client | None = None) -> Pr
     )
 
 
-def _openai_request(*, channel: Channel, secret: str) -> httpx.Request | None:
-    """`GET /models`, or a 1-token `POST /chat/completions`; None when there is no model."""
-    root = channel.base_url.rstrip("/")
-    headers = {"authorization": f"Bearer {secret}"} if secret else {}
-    if channel.probe_mode != ProbeMode.COMPLETION:
-        return httpx.Request("GET", f"{root}/models", headers=headers)
+def _probe_request(*, channel: Channel, secret: str) -> httpx.Request | None:
+    """The adapter's model list (`GET`), or a 1-token completion on the channel's first model;
+    None when there is no model to ask. Headers (credentials) are the adapter's own."""
+    adapter = adapter_for(channel.api_type)
     first = channel.models.order_by("pk").first()
-    if first is None:
+    if first is None and channel.probe_mode == ProbeMode.COMPLETION:
         return None
-    upstream = adapter_for(channel.api_type).build_request(
+    upstream = adapter.build_request(
         body={"messages": [{"role": "user", "content": PROBE_MESSAGE}], "max_tokens": 1},
-        target=UpstreamTarget(channel.base_url, secret, first.upstream_name),
+        target=UpstreamTarget(channel.base_url, secret, first.upstream_name if first else ""),
         stream=False,
     )
+    if channel.probe_mode != ProbeMode.COMPLETION:
+        headers = {k: v for k, v in upstream.headers.items() if k != "content-type"}
+        return httpx.Request("GET", adapter.models_url(base_url=channel.base_url), headers=headers)
     return httpx.Request("POST", upstream.url, headers=upstream.headers, content=upstream.content)
 
 

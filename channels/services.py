@@ -29,6 +29,8 @@ class ModelOffer:
     input_price: Decimal = Decimal(0)
     output_price: Decimal = Decimal(0)
     cached_input_price: Decimal | None = None
+    max_output_tokens: int | None = None
+    unsupported: tuple[str, ...] = ()
 
 
 def channel_set_api_key(*, channel: Channel, api_key: str) -> None:
@@ -48,6 +50,8 @@ def channel_models_replace(*, channel: Channel, offers: Iterable[ModelOffer]) ->
             input_price=offer.input_price,
             output_price=offer.output_price,
             cached_input_price=offer.cached_input_price,
+            max_output_tokens=offer.max_output_tokens,
+            unsupported=sorted(set(offer.unsupported)),
         )
         for offer in offers
     )

@@ -10,6 +10,8 @@ from typing import Any, cast
 
 import orjson
 
+from channels.adapters.reasoning import reasoning_of
+from channels.models import PARAMETERS
 from gateway.errors import InvalidRequest
 from gateway.schemas import ChatRequest, ProviderPreferences, SortBy
 
@@ -139,6 +141,19 @@ def _check_response_format(value: Any, param: str) -> None:
         raise _fail(f"{param}.json_schema", "expected an object.")
 
 
+def _check_reasoning(value: Any, param: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise _fail(param, "expected an object.")
+    effort = value.get("effort")
+    if effort is not None and not _is_choice(effort, REASONING_EFFORTS):
+        raise _fail(f"{param}.effort", f"expected one of {', '.join(sorted(REASONING_EFFORTS))}.")
+    int_in(0)(value.get("max_tokens"), f"{param}.max_tokens")
+    for name in ("exclude", "enabled"):
+        of_type(bool, "a boolean")(value.get(name), f"{param}.{name}")
+
+
 def _check_metadata(value: Any, param: str) -> None:
     if value is None:
         return
@@ -179,7 +194,7 @@ FIELD_CHECKS: dict[str, Check] = {
     "top_k": int_in(-1),
     "min_p": number_in(0, 1),
     "repetition_penalty": number_in(0, 2),
-    "reasoning": of_type(dict, "an object"),
+    "reasoning": _check_reasoning,
 }
 
 
@@ -236,15 +251,47 @@ def _sort(value: Any, param: str) -> tuple[SortBy | None, str]:
     return cast(SortBy | None, value), partition
 
 
-def parse_provider(value: Any) -> ProviderPreferences:
-    """OpenRouter's `provider` object; slugs lower-cased; unknown preferences are ignored."""
+def request_needs(data: Mapping[str, Any]) -> frozenset[str]:
+    """The capabilities a request uses: `tools`, `vision` (an image part), `json_schema`."""
+    needs = set()
+    if data.get("tools"):
+        needs.add("tools")
+    response_format = data.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        needs.add("json_schema")
+    for message in data.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") == "image_url" for part in content
+        ):
+            needs.add("vision")
+            break
+    return frozenset(needs)
+
+
+def request_parameters(data: Mapping[str, Any]) -> frozenset[str]:
+    """The optional parameters a request sets (`reasoning_effort` counts as `reasoning`)."""
+    used = {name for name in PARAMETERS if data.get(name) is not None}
+    if data.get("reasoning_effort") is not None:
+        used.add("reasoning")
+    return frozenset(used)
+
+
+def parse_provider(value: Any, data: Mapping[str, Any] | None = None) -> ProviderPreferences:
+    """OpenRouter's `provider` object with what the request body `data` needs of a channel;
+    slugs lower-cased; unknown preferences are ignored."""
+    body: Mapping[str, Any] = data or {}
+    needs, parameters = request_needs(body), request_parameters(body)
     if value is None:
-        return ProviderPreferences()
+        return ProviderPreferences(needs=needs, parameters=parameters)
     if not isinstance(value, dict):
         raise _fail("provider", "expected an object.")
     allow_fallbacks = value.get("allow_fallbacks", True)
     if not isinstance(allow_fallbacks, bool):
         raise _fail("provider.allow_fallbacks", "expected a boolean.")
+    require_parameters = value.get("require_parameters", False)
+    if not isinstance(require_parameters, bool):
+        raise _fail("provider.require_parameters", "expected a boolean.")
 
     def slugs(name: str) -> tuple[str, ...] | None:
         raw = value.get(name)
@@ -267,6 +314,9 @@ def parse_provider(value: Any) -> ProviderPreferences:
         sort_partition="none" if partition == "none" else "model",
         max_price_prompt=prompt,
         max_price_completion=completion,
+        require_parameters=require_parameters,
+        needs=needs,
+        parameters=parameters,
     )
 
 
@@ -302,14 +352,16 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         raise _fail("models", f"at most {MAX_FALLBACK_MODELS} fallback models.")
     stream_options: Mapping[str, Any] = data.get("stream_options") or {}
     max_output = data.get("max_completion_tokens") or data.get("max_tokens")
+    reasoning = reasoning_of(data)
     return ChatRequest(
         model=model,
         body={key: value for key, value in data.items() if key not in GATEWAY_FIELDS},
         stream=data.get("stream") is True,
         include_usage=stream_options.get("include_usage") is True,
         fallback_models=tuple(name for name in fallbacks if name != model),
-        provider=parse_provider(data.get("provider")),
+        provider=parse_provider(data.get("provider"), data),
         max_output_tokens=max_output,
         n=data.get("n") or 1,
         user=data.get("user") or "",
+        exclude_reasoning=reasoning is not None and reasoning.exclude,
     )

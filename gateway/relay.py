@@ -23,6 +23,7 @@ from channels.adapters.base import (
     ResponseIdentity,
     StreamTranslator,
     TranslatedResponse,
+    UnsupportedContent,
     UpstreamStreamError,
     UpstreamTarget,
 )
@@ -108,11 +109,15 @@ async def _send(adapter: Adapter, exchange: Exchange, offer: Offer, stream: bool
     try:
         upstream = adapter.build_request(
             body=exchange.chat.body,
-            target=UpstreamTarget(offer.base_url, offer.api_key, offer.upstream_model),
+            target=UpstreamTarget(
+                offer.base_url, offer.api_key, offer.upstream_model, offer.max_output_tokens
+            ),
             stream=stream,
         )
     except TypeError:  # orjson: nesting deeper than it serialises
         raise InvalidRequest(NESTED_TOO_DEEPLY) from None
+    except UnsupportedContent as error:
+        raise InvalidRequest(error.message, param=error.param) from None
     client = upstream_client()
     request = client.build_request(
         "POST", upstream.url, headers=upstream.headers, content=upstream.content
@@ -128,8 +133,10 @@ async def _failure_of(adapter: Adapter, response: httpx.Response) -> Failure:
     return classify_status(response.status_code, message, retry_after)
 
 
-def _identity(offer: Offer) -> ResponseIdentity:
-    return ResponseIdentity(model=offer.model, provider=offer.provider)
+def _identity(offer: Offer, chat: ChatRequest) -> ResponseIdentity:
+    return ResponseIdentity(
+        model=offer.model, provider=offer.provider, exclude_reasoning=chat.exclude_reasoning
+    )
 
 
 class _AttemptFailed(Exception):
@@ -195,7 +202,7 @@ async def _answer(exchange: Exchange, offer: Offer, adapter: Adapter) -> Transla
     finally:
         await response.aclose()
     return adapter.translate_response(
-        payload=payload, identity=_identity(offer), metering=exchange.metering(offer)
+        payload=payload, identity=_identity(offer, exchange.chat), metering=exchange.metering(offer)
     )
 
 
@@ -240,7 +247,7 @@ async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> 
         if response.status_code != 200:
             raise _AttemptFailed(await _failure_of(adapter, response))
         translator = adapter.stream_translator(
-            identity=_identity(offer),
+            identity=_identity(offer, exchange.chat),
             include_usage=exchange.chat.include_usage,
             metering=exchange.metering(offer),
         )
@@ -249,6 +256,9 @@ async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> 
             try:
                 chunk = await anext(opened.chunks)
             except StopAsyncIteration:
+                translator.end_of_input()  # a stream without a terminator may end complete
+                if translator.done:
+                    break
                 raise _AttemptFailed(Failure("cut", True, UPSTREAM_ENDED_EARLY)) from None
             opened.buffered.extend(translator.feed(chunk))
             if translator.failure is not None:
@@ -288,7 +298,13 @@ async def relay_events(
             try:
                 chunk = await _within(wait, anext(opened.chunks))
             except StopAsyncIteration:
-                error = (UPSTREAM_ENDED_EARLY, "upstream_stream_error")
+                translator.end_of_input()  # a stream without a terminator may end complete
+                if translator.done:
+                    continue  # the loop ends and `finish` runs
+                error = _stream_failure(translator) or (
+                    UPSTREAM_ENDED_EARLY,
+                    "upstream_stream_error",
+                )
             except TimeoutError:
                 error = (UPSTREAM_STALLED.format(seconds=max(wait, 0)), "upstream_timeout")
             except httpx.TransportError:

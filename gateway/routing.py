@@ -12,6 +12,11 @@ NOT_IN_ONLY = "No channel for {model!r} matches provider.only {slugs}"
 ALL_IGNORED = "Every channel for {model!r} is in provider.ignore {slugs}"
 OVER_MAX_PRICE = "No channel for {model!r} is within provider.max_price"
 NOT_IN_ORDER = "No channel for {model!r} matches provider.order {slugs} (allow_fallbacks is false)"
+LACKS_CAPABILITY = "No channel for {model!r} supports what the request uses: {slugs}"
+LACKS_PARAMETER = (
+    "No channel for {model!r} supports every request parameter {slugs}"
+    " (provider.require_parameters is true)"
+)
 ALL_UNHEALTHY = "Every candidate channel for {models} is down or its circuit breaker is open"
 
 Health = Mapping[int, ChannelHealth]
@@ -64,6 +69,15 @@ def _hard_filters(preferences: ProviderPreferences) -> list[HardFilter]:
         filters.append((lambda offer: _slug(offer) not in ignore, ALL_IGNORED, ignore))
     if preferences.max_price_prompt is not None or preferences.max_price_completion is not None:
         filters.append((lambda offer: _within_max_price(offer, preferences), OVER_MAX_PRICE, []))
+    needs, parameters = preferences.needs, preferences.parameters
+    if needs:
+        filters.append(
+            (lambda offer: not offer.unsupported & needs, LACKS_CAPABILITY, sorted(needs))
+        )
+    if preferences.require_parameters and parameters:
+        filters.append(
+            (lambda offer: not offer.unsupported & parameters, LACKS_PARAMETER, sorted(parameters))
+        )
     if order and not preferences.allow_fallbacks:
         filters.append((lambda offer: _slug(offer) in order, NOT_IN_ORDER, order))
     return filters

@@ -10,7 +10,9 @@ BreakerState = Literal["closed", "open", "half_open"]
 
 @dataclass(frozen=True, slots=True)
 class ProviderPreferences:
-    """OpenRouter's `provider` object, validated; provider slugs are lower-case."""
+    """OpenRouter's `provider` object, validated; provider slugs are lower-case. `needs` are the
+    capabilities the request uses (tools, vision, json_schema) and `parameters` the optional
+    request parameters it sets, checked against channels with `require_parameters`."""
 
     only: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
@@ -20,6 +22,9 @@ class ProviderPreferences:
     sort_partition: Literal["model", "none"] = "model"
     max_price_prompt: Decimal | None = None
     max_price_completion: Decimal | None = None
+    require_parameters: bool = False
+    needs: frozenset[str] = frozenset()
+    parameters: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,7 @@ class ChatRequest:
     max_output_tokens: int | None = None
     n: int = 1
     user: str = ""
+    exclude_reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,8 @@ class Offer:
     first_token_timeout: float = 60.0
     timeout: float = 300.0
     status: str = "unknown"
+    max_output_tokens: int | None = None
+    unsupported: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,8 @@ def _load_offers() -> list[Offer]:
                 or settings.GATEWAY_FIRST_TOKEN_TIMEOUT,
                 timeout=channel.timeout or settings.GATEWAY_TIMEOUT,
                 status=channel.status,
+                max_output_tokens=served.max_output_tokens,
+                unsupported=frozenset(served.unsupported or ()),
             )
         )
     return offers

@@ -35,7 +35,7 @@ from channels.adapters.wire import envelope_message, token_count
 from config.log_filters import scrub
 
 API_VERSION = "2023-06-01"
-MESSAGES_PATH = "/v1/messages"
+API_VERSION_PATH = "/v1"
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -46,6 +46,12 @@ FINISH_REASONS = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+
+
+def _api_root(base_url: str) -> str:
+    """The versioned API root: the channel's base URL with `/v1` (unless it has it already)."""
+    root = base_url.rstrip("/")
+    return root if root.endswith(API_VERSION_PATH) else root + API_VERSION_PATH
 
 
 def finish_reason(stop_reason: object) -> str:
@@ -194,8 +200,7 @@ class AnthropicAdapter(Adapter):
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if target.api_key:
             headers["x-api-key"] = target.api_key
-        root = target.base_url.rstrip("/")
-        url = root + "/messages" if root.endswith("/v1") else root + MESSAGES_PATH
+        url = _api_root(target.base_url) + "/messages"
         return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
 
     def translate_response(
@@ -250,3 +255,7 @@ class AnthropicAdapter(Adapter):
     def error_message(self, *, status: int, payload: bytes) -> str:
         """`error.message` of Anthropic's envelope with its `error.type`; credentials scrubbed."""
         return envelope_message(status=status, payload=payload)
+
+    def models_url(self, *, base_url: str) -> str:
+        """`<base_url>/v1/models`."""
+        return _api_root(base_url) + "/models"

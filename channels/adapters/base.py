@@ -164,3 +164,7 @@ class Adapter(ABC):
     @abstractmethod
     def error_message(self, *, status: int, payload: bytes) -> str:
         """A readable message from an upstream error body (falls back to the status)."""
+
+    @abstractmethod
+    def models_url(self, *, base_url: str) -> str:
+        """Where the upstream lists its models (a free call, used by health probes)."""

@@ -52,6 +52,12 @@ FILTERED = frozenset(
 )
 
 
+def _api_root(base_url: str) -> str:
+    """The versioned API root: the base URL with `/v1beta` unless it names a version."""
+    root = base_url.rstrip("/")
+    return root if root.endswith(("/v1beta", "/v1", "/v1alpha")) else root + API_VERSION_PATH
+
+
 def finish_reason(native: str, *, called: bool) -> str:
     """The OpenAI `finish_reason` for a Gemini `finishReason` (`called`: the candidate made
     function calls); anything unlisted is `stop`."""
@@ -197,9 +203,7 @@ class GeminiAdapter(Adapter):
         headers = {"content-type": "application/json"}
         if target.api_key:
             headers["x-goog-api-key"] = target.api_key
-        root = target.base_url.rstrip("/")
-        if not root.endswith(("/v1beta", "/v1", "/v1alpha")):
-            root += API_VERSION_PATH
+        root = _api_root(target.base_url)
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         url = f"{root}/models/{target.upstream_model}:{method}"
         return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
@@ -247,3 +251,7 @@ class GeminiAdapter(Adapter):
     def error_message(self, *, status: int, payload: bytes) -> str:
         """`error.message` of Google's envelope with its `error.status`; credentials scrubbed."""
         return envelope_message(status=status, payload=payload)
+
+    def models_url(self, *, base_url: str) -> str:
+        """`<base_url>/v1beta/models`."""
+        return _api_root(base_url) + "/models"

@@ -437,3 +437,7 @@ class OpenAICompatAdapter(Adapter):
         """The envelope's `error.message` (or a string `error`, or `message`), else the start of
         the body, else the status; credentials scrubbed."""
         return envelope_message(status=status, payload=payload)
+
+    def models_url(self, *, base_url: str) -> str:
+        """`<base_url>/models`."""
+        return base_url.rstrip("/") + "/models"

@@ -54,6 +54,8 @@ def test_list_shows_models_and_masked_key(staff_client: APIClient) -> None:
             "input_price": "0.15",
             "output_price": "0.6",
             "cached_input_price": None,
+            "max_output_tokens": None,
+            "unsupported": [],
         }
     ]
     assert_secret_hidden(response, SECRET)
@@ -95,6 +97,8 @@ def test_create_returns_the_channel_with_models(staff_client: APIClient) -> None
             "input_price": "2.5",
             "output_price": "10",
             "cached_input_price": None,
+            "max_output_tokens": None,
+            "unsupported": [],
         },
         {
             "model": "openai/gpt-4o-mini",
@@ -102,6 +106,8 @@ def test_create_returns_the_channel_with_models(staff_client: APIClient) -> None
             "input_price": "0.15",
             "output_price": "0.6",
             "cached_input_price": "0.075",
+            "max_output_tokens": None,
+            "unsupported": [],
         },
     ]
     assert_secret_hidden(response, SECRET)

@@ -84,6 +84,8 @@ def test_patch_models_replaces_the_whole_list(staff_client: APIClient, channel: 
             "input_price": "0.5",
             "output_price": "1.5",
             "cached_input_price": None,
+            "max_output_tokens": None,
+            "unsupported": [],
         }
     ]
     assert list(channel.models.values_list("model", flat=True)) == ["c"]

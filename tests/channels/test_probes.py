@@ -192,13 +192,13 @@ def test_status_changed_at_moves_only_on_a_change() -> None:
     assert channel.status_changed_at == first
 
 
-def test_other_protocols_are_not_probed_and_keep_their_status() -> None:
-    channel = ChannelFactory.create(api_type=ApiType.ANTHROPIC, consecutive_failures=2)
+def test_protocols_without_an_adapter_are_not_probed_and_keep_their_status() -> None:
+    channel = ChannelFactory.create(api_type="cohere", consecutive_failures=2)
 
     check = probe(channel)
 
     assert not check.ok
-    assert check.error == "probing anthropic channels is not supported yet"
+    assert check.error == "probing cohere channels is not supported"
     assert (channel.status, channel.consecutive_failures) == (ChannelStatus.UNKNOWN, 2)
 
 

@@ -45,10 +45,11 @@ def test_only_enabled_due_channels_are_queued(monkeypatch: pytest.MonkeyPatch) -
     ChannelFactory.create(next_probe_at=now + timedelta(seconds=30))
     ChannelFactory.create(enabled=False, next_probe_at=None)
     ChannelFactory.create(enabled=False, next_probe_at=now - timedelta(hours=1))
-    ChannelFactory.create(api_type=ApiType.GEMINI, next_probe_at=None)
+    gemini = ChannelFactory.create(api_type=ApiType.GEMINI, next_probe_at=None)
+    ChannelFactory.create(api_type="cohere", next_probe_at=None)  # no adapter: not probed
 
-    assert probe_due_channels() == 2
-    assert sorted(queued) == sorted([never.pk, due.pk])
+    assert probe_due_channels() == 3
+    assert sorted(queued) == sorted([never.pk, due.pk, gemini.pk])
 
 
 @pytest.mark.django_db

@@ -137,7 +137,7 @@ def test_wrong_method_gets_the_openai_envelope(gateway):
 
 def test_a_channel_whose_protocol_has_no_adapter_yet_is_skipped(gateway):
     gateway.channel("claude", provider="anthropic", priority=10)
-    Channel.objects.filter(name="claude").update(api_type="anthropic")
+    Channel.objects.filter(name="claude").update(api_type="cohere")
     gateway.channel("main", provider="openai")
 
     completion = gateway.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
