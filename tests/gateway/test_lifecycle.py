@@ -1,18 +1,13 @@
 """How requests end outside the happy path: a client that leaves, a server told to stop."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
-from django.conf import settings
 from django.db import transaction
 
 from billing.models import Account, UsageRecord
-from config.env import BASE_DIR
-from tests.gateway.conftest import _free_port
+from tests.gateway.process_helpers import gateway_process
 
 SLOW_STREAM = "gpt-4o-mini@words=40;chunk_delay_ms=100"
 
@@ -47,40 +42,14 @@ def test_client_disconnect_closes_the_upstream_and_records_cancelled(gateway):
     assert [a["outcome"] for a in record.attempts] == ["cancelled"]
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def test_sigterm_stores_queued_usage_records_before_exit(gateway):
     gateway.channel("main")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-    }
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter and app)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
-    try:
-        _wait_until_up(port)
+    with gateway_process() as (server, url):
         with transaction.atomic():
             # Hold the account row: the server's recorder cannot store its batch until we let go.
             Account.objects.select_for_update().get(pk=gateway.account.pk)
             response = httpx.post(
-                f"http://127.0.0.1:{port}/v1/chat/completions",
+                f"{url}/v1/chat/completions",
                 headers={"Authorization": f"Bearer {gateway.key}"},
                 json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
                 timeout=10,
@@ -91,21 +60,7 @@ def test_sigterm_stores_queued_usage_records_before_exit(gateway):
             assert server.poll() is None, "the server waits for its queued records"
         # uvicorn re-raises the signal after its graceful shutdown.
         assert server.wait(timeout=20) in {0, -signal.SIGTERM}
-    finally:
-        if server.poll() is None:
-            server.kill()
 
     record = UsageRecord.objects.get(pk=response.headers["x-request-id"])
     assert record.status == "ok"
     assert record.charge.amount == -record.cost
-
-
-def _wait_until_up(port: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the gateway subprocess did not start")

@@ -1,0 +1,65 @@
+"""Another gateway process, as a second server of a deployment: same database, same Redis."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from django.conf import settings
+
+from config.env import BASE_DIR
+from tests.gateway.conftest import _free_port
+
+
+def database_url() -> str:
+    """The test database, as a DATABASE_URL for another process."""
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@contextmanager
+def gateway_process(**env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`uvicorn config.asgi:application` in a subprocess on a free port; yields it and its URL,
+    and kills it on the way out if it is still running."""
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        **env,
+    }
+    server = subprocess.Popen(  # noqa: S603 (our own interpreter and app)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=environment,
+    )
+    try:
+        _wait_until_up(port)
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def _wait_until_up(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the gateway subprocess did not start")
