@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rest_framework import serializers
@@ -27,7 +27,7 @@ def report_figures(sums: UsageSums) -> dict[str, Any]:
     return figures
 
 
-def csv_text(columns: tuple[str, ...], rows: list[Mapping[str, Any]]) -> str:
+def csv_text(columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]) -> str:
     """Rows as CSV with a header line (empty cells for None)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")

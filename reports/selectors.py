@@ -69,6 +69,11 @@ class UsageSums:
         return self.counts["errors"] / self.counts["requests"] if self.counts["requests"] else 0.0
 
     @property
+    def error_percent(self) -> float:
+        """Errors ÷ requests, in percent."""
+        return 100 * self.error_rate
+
+    @property
     def tokens(self) -> int:
         """Prompt plus completion tokens."""
         return self.counts["prompt_tokens"] + self.counts["completion_tokens"]

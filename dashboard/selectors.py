@@ -1,0 +1,184 @@
+"""Reads behind the dashboard pages: time series, top lists, channel figures, statements."""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.utils import timezone
+
+from billing.models import ApiKey
+from billing.selectors import UsageFilters, key_limit_remaining, key_period_spend
+from channels.models import Channel, HealthCheck
+from reports.ranges import ceil_hour, floor_day, floor_hour
+from reports.selectors import GroupBy, UsageSummary, UsageSums, usage_summary
+
+Step = Literal["hour", "day"]
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A range the overview can show, and the step of its charts."""
+
+    slug: str
+    label: str
+    length: timedelta
+    step: Step
+
+
+TIME_RANGES = (
+    TimeRange("24h", "24 hours", timedelta(hours=24), "hour"),
+    TimeRange("7d", "7 days", timedelta(days=7), "hour"),
+    TimeRange("30d", "30 days", timedelta(days=30), "day"),
+    TimeRange("90d", "90 days", timedelta(days=90), "day"),
+)
+DEFAULT_RANGE = TIME_RANGES[0]
+TIMELINE_LENGTH = 40
+
+
+def time_range(slug: str | None) -> TimeRange:
+    """The range named by `slug`, or the default."""
+    return next((choice for choice in TIME_RANGES if choice.slug == slug), DEFAULT_RANGE)
+
+
+def range_start(choice: TimeRange, now: datetime) -> datetime:
+    """The first bucket of a range ending now (whole hours or whole days)."""
+    start = ceil_hour(now) - choice.length
+    return floor_day(start) if choice.step == "day" else floor_hour(start)
+
+
+def _buckets(start: datetime, now: datetime, step: Step) -> list[datetime]:
+    """Every bucket start from `start` to the one holding `now`."""
+    size = timedelta(hours=1) if step == "hour" else timedelta(days=1)
+    buckets, moment = [], start
+    while moment <= now:
+        buckets.append(moment)
+        moment += size
+    return buckets
+
+
+def usage_series(
+    *, filters: UsageFilters, step: Step, now: datetime | None = None
+) -> list[tuple[datetime, UsageSums]]:
+    """Usage per hour or day from `filters.since` to now, empty buckets included."""
+    now = now or timezone.now()
+    summary = usage_summary(filters=filters, group_by=step)
+    found = {}
+    for sums in summary.rows:
+        moment = datetime.fromisoformat(sums.group)
+        if step == "day":
+            moment = datetime.combine(moment.date(), datetime.min.time(), tzinfo=now.tzinfo)
+        found[moment] = sums
+    assert filters.since is not None  # noqa: S101 (callers always bound the series)
+    return [
+        (moment, found.get(moment, UsageSums())) for moment in _buckets(filters.since, now, step)
+    ]
+
+
+def chart_data(series: list[tuple[datetime, UsageSums]]) -> dict[str, list[Any]]:
+    """A series as columns for the charts (times in epoch seconds; cost as a float to plot)."""
+    return {
+        "t": [int(moment.timestamp()) for moment, _ in series],
+        "requests": [sums.requests for _, sums in series],
+        "errors": [sums.errors for _, sums in series],
+        "error_rate": [round(100 * sums.error_rate, 2) for _, sums in series],
+        "tokens": [sums.tokens for _, sums in series],
+        "cost": [float(sums.cost) for _, sums in series],
+        "p50": [sums.latency(0.5) for _, sums in series],
+        "p95": [sums.latency(0.95) for _, sums in series],
+    }
+
+
+def top_groups(*, filters: UsageFilters, group_by: GroupBy, limit: int = 5) -> UsageSummary:
+    """The groups with the highest cost (then most requests) over the filters' range."""
+    summary = usage_summary(filters=filters, group_by=group_by)
+    return replace(summary, rows=summary.rows[:limit])
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    """A channel with its traffic figures over the last day and its latest probes."""
+
+    channel: Channel
+    traffic: UsageSums
+    checks: list[HealthCheck]
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of requests that ended ok, in percent; None without traffic."""
+        if not self.traffic.requests:
+            return None
+        return 100 * (1 - self.traffic.error_rate)
+
+    @property
+    def last_check(self) -> HealthCheck | None:
+        """The latest probe."""
+        return self.checks[-1] if self.checks else None
+
+
+def channel_rows(*, now: datetime | None = None) -> list[ChannelRow]:
+    """Every channel with its last 24 hours of traffic and its latest probes, oldest first."""
+    now = now or timezone.now()
+    traffic = usage_summary(
+        filters=UsageFilters(since=now - timedelta(hours=24)), group_by="channel"
+    )
+    by_channel = {sums.group: sums for sums in traffic.rows}
+    rows = []
+    for channel in Channel.objects.order_by("-priority", "name"):
+        checks = list(channel.health_checks.order_by("-checked_at")[:TIMELINE_LENGTH])
+        rows.append(
+            ChannelRow(
+                channel=channel,
+                traffic=by_channel.get(channel.pk, UsageSums()),
+                checks=checks[::-1],
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A key with its spend in the current limit period."""
+
+    key: ApiKey
+    spend: Decimal
+    remaining: Decimal | None
+
+    @property
+    def spend_percent(self) -> float | None:
+        """Spend as a share of the limit, in percent (capped at 100); None without a limit."""
+        if self.key.spend_limit is None:
+            return None
+        if not self.key.spend_limit:
+            return 100.0
+        return min(100.0, float(100 * self.spend / self.key.spend_limit))
+
+
+def key_rows(*, now: datetime | None = None) -> list[KeyRow]:
+    """Every key, newest first, with its period spend and what its limit leaves."""
+    now = now or timezone.now()
+    return [
+        KeyRow(
+            key=key,
+            spend=key_period_spend(key=key, now=now),
+            remaining=key_limit_remaining(key=key, now=now),
+        )
+        for key in ApiKey.objects.select_related("account").order_by("revoked_at", "-created_at")
+    ]
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """The first moment of a month and of the next one (UTC)."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+def statement(*, account_id: int, month: date) -> UsageSummary:
+    """An account's usage in a month, by day and model."""
+    since, until = month_bounds(month)
+    return usage_summary(
+        filters=UsageFilters(account=account_id, since=since, until=until),
+        group_by="day",
+        then_by="model",
+    )

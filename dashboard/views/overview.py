@@ -1,0 +1,47 @@
+"""The overview: figures and charts over a time range, the top models, keys, accounts, channels."""
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from billing.models import ApiKey
+from billing.selectors import UsageFilters
+from channels.models import Channel
+from dashboard.selectors import (
+    TIME_RANGES,
+    chart_data,
+    range_start,
+    time_range,
+    top_groups,
+    usage_series,
+)
+from reports.selectors import GroupBy
+
+TOP_LISTS: tuple[tuple[str, GroupBy], ...] = (
+    ("Models", "model"),
+    ("Keys", "key"),
+    ("Accounts", "account"),
+    ("Channels", "channel"),
+)
+
+
+@staff_member_required
+def overview(request: HttpRequest) -> HttpResponse:
+    """Totals and charts for the chosen range (`?range=24h|7d|30d|90d`), and the top lists."""
+    now = timezone.now()
+    choice = time_range(request.GET.get("range"))
+    filters = UsageFilters(since=range_start(choice, now))
+    series = usage_series(filters=filters, step=choice.step, now=now)
+    tops = {title: top_groups(filters=filters, group_by=group_by) for title, group_by in TOP_LISTS}
+    context = {
+        "ranges": TIME_RANGES,
+        "range": choice,
+        "since": filters.since,
+        "total": tops["Models"].total,
+        "tops": tops,
+        "charts": chart_data(series),
+        "has_channels": Channel.objects.exists(),
+        "has_keys": ApiKey.objects.exists(),
+    }
+    return render(request, "dashboard/overview.html", context)
