@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from config.redis import async_redis
 
 WINDOW_SECONDS = 60.0
+SLACK_MS = 0.01
+"""Rounding room: times travel through Redis as text with three decimals of a millisecond."""
 
 _CHECK = """
+local SLACK = 0.01
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local results = {}
@@ -32,12 +35,13 @@ for i = 1, #KEYS do
   if tat < now then tat = now end
   local new_tat = tat + cost * window / limit
   new_tats[i] = new_tat
-  if new_tat - now > window then allowed = 0 end
-  results[i] = {tostring(tat), tostring(new_tat)}
+  if new_tat - now > window + SLACK then allowed = 0 end
+  results[i] = {string.format('%.3f', tat), string.format('%.3f', new_tat)}
 end
 if allowed == 1 then
   for i = 1, #KEYS do
-    redis.call('SET', KEYS[i], tostring(new_tats[i]), 'PX', math.ceil(new_tats[i] - now) + 1000)
+    local ttl = math.ceil(new_tats[i] - now) + 1000
+    redis.call('SET', KEYS[i], string.format('%.3f', new_tats[i]), 'PX', ttl)
   end
 end
 local flat = {allowed}
@@ -56,7 +60,7 @@ tat = tat + tonumber(ARGV[2])
 if tat <= now then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
+  redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
 end
 return 1
 """
@@ -92,8 +96,9 @@ class Charge:
         window_ms = WINDOW_SECONDS * 1000
         per_unit = window_ms / self.limit
         after = new_tat if allowed else tat
-        remaining = max(0, math.floor((window_ms - (after - now)) / per_unit))
-        retry = None if new_tat - now <= window_ms else (new_tat - now - window_ms) / 1000
+        remaining = max(0, math.floor((window_ms + SLACK_MS - (after - now)) / per_unit))
+        over = new_tat - now - window_ms
+        retry = None if over <= SLACK_MS else over / 1000
         return LimitState(self.kind, self.limit, remaining, max(after - now, 0) / 1000, retry)
 
 
@@ -113,15 +118,15 @@ async def check(charges: list[Charge]) -> tuple[bool, list[LimitState]]:
     window_ms = WINDOW_SECONDS * 1000
     client = async_redis()
     if client is None:
-        pairs = _check_locally(charges, now, window_ms)
+        allowed, pairs = _check_locally(charges, now, window_ms)
     else:
         args: list[float | int] = [now, window_ms]
         for charge in charges:
             args += [charge.limit, charge.cost]
         script = client.register_script(_CHECK)
         flat = await script([charge.storage_key() for charge in charges], args)
+        allowed = flat[0] == 1
         pairs = [(float(flat[1 + 2 * i]), float(flat[2 + 2 * i])) for i in range(len(charges))]
-    allowed = all(new_tat - now <= window_ms for _, new_tat in pairs)
     states = [
         charge.state(tat, new_tat, now, allowed)
         for charge, (tat, new_tat) in zip(charges, pairs, strict=True)
@@ -131,16 +136,17 @@ async def check(charges: list[Charge]) -> tuple[bool, list[LimitState]]:
 
 def _check_locally(
     charges: list[Charge], now: float, window_ms: float
-) -> list[tuple[float, float]]:
+) -> tuple[bool, list[tuple[float, float]]]:
     with _local_lock:
         pairs = []
         for charge in charges:
             tat = max(_local_tats.get(charge.storage_key(), 0.0), now)
             pairs.append((tat, tat + charge.cost * window_ms / charge.limit))
-        if all(new_tat - now <= window_ms for _, new_tat in pairs):
+        allowed = all(new_tat - now <= window_ms + SLACK_MS for _, new_tat in pairs)
+        if allowed:
             for charge, (_, new_tat) in zip(charges, pairs, strict=True):
                 _local_tats[charge.storage_key()] = new_tat
-        return pairs
+        return allowed, pairs
 
 
 async def adjust(charge: Charge, actual: int) -> None:

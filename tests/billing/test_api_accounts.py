@@ -174,3 +174,33 @@ def test_credit_unknown_account_is_404(staff_client: APIClient) -> None:
     assert response.status_code == 404
     assert "detail" in response.json()
     assert not LedgerEntry.objects.exists()
+
+
+def test_adjustments_and_refunds_are_ledger_entries_of_either_sign(staff_client: APIClient) -> None:
+    account = AccountFactory.create(name="acme")
+    staff_client.post(credits_url(account.pk), {"amount": "10"}, format="json")
+
+    refund = staff_client.post(
+        credits_url(account.pk),
+        {"amount": "2.5", "kind": "adjustment", "description": "refund: outage"},
+        format="json",
+    )
+    write_off = staff_client.post(
+        credits_url(account.pk), {"amount": "-4", "kind": "adjustment"}, format="json"
+    )
+    zero = staff_client.post(
+        credits_url(account.pk), {"amount": "0", "kind": "adjustment"}, format="json"
+    )
+    unknown = staff_client.post(
+        credits_url(account.pk), {"amount": "1", "kind": "charge"}, format="json"
+    )
+
+    assert (refund.status_code, write_off.status_code) == (201, 201)
+    assert (refund.json()["kind"], refund.json()["balance"]) == ("adjustment", "12.5")
+    assert write_off.json()["balance"] == "8.5"
+    assert (zero.status_code, unknown.status_code) == (400, 400)
+    assert list(LedgerEntry.objects.order_by("id").values_list("kind", flat=True)) == [
+        "credit",
+        "adjustment",
+        "adjustment",
+    ]

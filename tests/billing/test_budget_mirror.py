@@ -1,4 +1,4 @@
-"""Reservations in the real Redis: one script admits against the mirrored account and key budgets."""
+"""Reservations in the real Redis: one script admits against mirrored account and key budgets."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta

@@ -1,0 +1,126 @@
+"""Per-key rate limits end to end: rpm and tpm, their headers, across gateway processes."""
+
+import time
+
+import httpx
+import pytest
+
+from billing.models import ApiKey
+from billing.services import api_key_revoke
+from gateway import ratelimit
+from gateway.estimate import estimate_prompt_tokens
+from tests.gateway.process_helpers import gateway_process
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_limits():
+    ratelimit.forget_local_limits()
+
+
+@pytest.fixture(params=["redis", "per-process"])
+def limits_store(request, settings):
+    """Run a test with limits in Redis, then again per process (no REDIS_URL)."""
+    if request.param == "per-process":
+        settings.REDIS_URL = ""
+    return request.param
+
+
+def test_rpm_limit_refuses_the_request_over_it_with_openai_headers(gateway, limits_store):
+    gateway.channel("main")
+    key = gateway.new_key(rpm_limit=2)
+
+    with gateway.http(key) as client:
+        first = client.post("/v1/chat/completions", json=BODY)
+        second = client.post("/v1/chat/completions", json=BODY)
+        third = client.post("/v1/chat/completions", json=BODY)
+
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    assert second.headers["x-ratelimit-remaining-requests"] == "0"
+    error = third.json()["error"]
+    assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
+    assert 1 <= int(third.headers["retry-after"]) <= 60
+    assert third.headers["x-ratelimit-remaining-requests"] == "0"
+    assert third.headers["x-ratelimit-reset-requests"].endswith("s")
+    records = gateway.wait_records(3)
+    assert [(r.http_status, r.cost > 0) for r in records] == [
+        (200, True),
+        (200, True),
+        (429, False),
+    ]
+    assert len(gateway.received()) == 2
+
+
+def test_tpm_limit_counts_the_tokens_actually_used(gateway, limits_store):
+    gateway.channel("main")
+    with gateway.http() as client:
+        used = client.post("/v1/chat/completions", json=BODY).json()["usage"]["total_tokens"]
+    estimate = estimate_prompt_tokens(BODY)
+    assert used > 2 * estimate, "the fake upstream's answer outweighs the prompt estimate"
+    # Room for the first request's estimate, and after it, not for what it really used plus
+    # another estimate: only a limit corrected to the actual tokens refuses the second request.
+    key = gateway.new_key(tpm_limit=used + estimate - 1)
+
+    with gateway.http(key) as client:
+        first = client.post("/v1/chat/completions", json=BODY)
+        time.sleep(0.3)  # the correction runs right after the first request's record
+        second = client.post("/v1/chat/completions", json=BODY)
+
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-limit-tokens"] == str(used + estimate - 1)
+    assert second.status_code == 429
+    assert "tokens per minute" in second.json()["error"]["message"]
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(estimate - 1)
+
+
+def test_a_request_larger_than_the_tpm_limit_is_refused_outright(gateway):
+    gateway.channel("main")
+    key = gateway.new_key(tpm_limit=50)
+
+    with gateway.http(key) as client:
+        response = client.post("/v1/chat/completions", json={**BODY, "max_tokens": 500})
+
+    assert response.status_code == 429
+    assert (
+        "more than the key's limit of 50 tokens per minute" in response.json()["error"]["message"]
+    )
+    assert gateway.received() == []
+
+
+def test_rpm_limit_holds_across_two_gateway_processes(gateway):
+    gateway.channel("main")
+    key = gateway.new_key(rpm_limit=3)
+
+    with gateway_process() as (_, other_url), gateway.http(key) as here:
+        statuses = [here.post("/v1/chat/completions", json=BODY).status_code for _ in range(2)]
+        with httpx.Client(
+            base_url=other_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ) as there:
+            statuses += [there.post("/v1/chat/completions", json=BODY).status_code]
+            statuses += [there.post("/v1/chat/completions", json=BODY).status_code]
+        statuses += [here.post("/v1/chat/completions", json=BODY).status_code]
+
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_revocation_reaches_another_process_within_five_seconds(gateway):
+    gateway.channel("main")
+    key = gateway.new_key()
+
+    with (
+        gateway_process() as (_, other_url),
+        httpx.Client(
+            base_url=other_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ) as there,
+    ):
+        assert there.post("/v1/chat/completions", json=BODY).status_code == 200  # now cached
+        api_key_revoke(key=ApiKey.objects.latest("created_at"))
+        revoked_at = time.monotonic()
+        while (status := there.post("/v1/chat/completions", json=BODY).status_code) == 200:
+            assert time.monotonic() - revoked_at < 6, "the other process still accepts the key"
+            time.sleep(0.25)
+
+    assert status == 401
