@@ -11,7 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageRecord
+from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, Reservation, UsageRecord
+from billing.selectors import key_limit_remaining, key_period_spend
 from billing.services import account_credit, api_key_issue, api_key_revoke, ledger_post
 
 NEW_SECRET_ATTRIBUTE = "_switchyard_new_key_secret"  # noqa: S105 (a name, not a secret)
@@ -99,9 +100,9 @@ class ReadOnlyAdminMixin:
 class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
     """The ledger, read-only: post credits from the account page."""
 
-    list_display = ["created_at", "account", "kind", "amount", "description", "usage_record"]
+    list_display = ["created_at", "account", "kind", "amount", "description", "request_id"]
     list_filter = ["kind", "account"]
-    search_fields = ["description", "usage_record__id"]
+    search_fields = ["description", "=request_id"]
     list_select_related = ["account"]
     show_full_result_count = False
 
@@ -135,7 +136,8 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "revoked",
         "expires_at",
         "spend_limit",
-        "spend_in_period",
+        "period_spend",
+        "limit_remaining",
         "last_used_at",
     ]
     list_filter = ["limit_reset", ("revoked_at", admin.EmptyFieldListFilter), "account"]
@@ -143,7 +145,8 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     list_select_related = ["account"]
     readonly_fields = [
         "prefix",
-        "spend_in_period",
+        "period_spend",
+        "limit_remaining",
         "period_started_at",
         "revoked_at",
         "last_used_at",
@@ -155,6 +158,16 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def revoked(self, key: ApiKey) -> bool:
         """Whether the key was revoked."""
         return key.revoked
+
+    @admin.display(description="Spend this period")
+    def period_spend(self, key: ApiKey) -> Decimal:
+        """Spend in the key's current limit period (all time without a reset)."""
+        return key_period_spend(key=key)
+
+    @admin.display(description="Limit remaining")
+    def limit_remaining(self, key: ApiKey) -> Decimal | None:
+        """What the key may still spend this period; empty without a limit."""
+        return key_limit_remaining(key=key)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         """A key never moves to another account."""
@@ -187,6 +200,14 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         for key in queryset:
             api_key_revoke(key=key)
         self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.SUCCESS)
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Reservation]):
+    """Database reservations of requests in flight (installs without Redis), read-only."""
+
+    list_display = ["id", "account", "key", "amount", "expires_at"]
+    list_select_related = ["account", "key"]
 
 
 @admin.register(UsageRecord)

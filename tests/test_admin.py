@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from billing.models import Account, ApiKey, LedgerEntry, LedgerKind
 from billing.selectors import account_ledger_sum
+from billing.services import usage_records_save
 from channels.models import Channel
 from channels.selectors import channel_api_key
 from tests.factories import (
@@ -53,6 +54,7 @@ def every_admin_page(channel: Channel, key: ApiKey) -> list[str]:
         "billing_account": key.account.pk,
         "billing_apikey": key.pk,
         "billing_ledgerentry": None,
+        "billing_reservation": None,
         "billing_usagerecord": record.pk,
     }
     for name, pk in objects.items():
@@ -232,3 +234,15 @@ def test_usage_records_are_read_only(admin_client, key):
     assert b'type="submit"' not in page.content.split(b'id="content-main"')[1]
     found = admin_client.get(reverse("admin:billing_usagerecord_changelist"), {"q": record.pk})
     assert record.pk in found.content.decode()
+
+
+def test_key_pages_show_spend_this_period_and_what_is_left(admin_client):
+    key = ApiKeyFactory.create(spend_limit=Decimal(5))
+    usage_records_save(records=[UsageRecordFactory.build(key=key, cost=Decimal("1.5"))])
+
+    listing = admin_client.get(reverse("admin:billing_apikey_changelist")).content.decode()
+    page = admin_client.get(reverse("admin:billing_apikey_change", args=[key.pk])).content.decode()
+
+    for body in (listing, page):
+        assert "1.5000000000" in body
+        assert "3.5000000000" in body
