@@ -41,9 +41,3 @@ def status_error(status: int) -> tuple[str, str]:
     return (
         ("invalid_request_error", "fake_error") if status < 500 else ("server_error", "fake_error")
     )
-
-
-def injected_error_body(status: int) -> bytes:
-    """Render the envelope sent for a ``status=<code>`` fault."""
-    type_, code = status_error(status)
-    return error_body(INJECTED_MESSAGE.format(status=status), type_=type_, code=code)

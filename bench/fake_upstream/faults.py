@@ -30,6 +30,7 @@ _INT_OPTIONS: dict[str, tuple[int, int]] = {
     "error_after": (0, _MAX_COUNT),
     "words": (0, MAX_WORDS),
     "chunk_delay_ms": (0, _MAX_MS),
+    "cached_tokens": (0, _MAX_COUNT),
 }
 _FLOAT_OPTIONS: dict[str, tuple[float, float]] = {"retry_after": (0.0, 86_400.0)}
 _BOOL_OPTIONS = frozenset({"no_usage", "echo", "drop"})
@@ -60,6 +61,7 @@ class Fault:
     chunk_delay_ms: int = 0
     echo: bool = False
     drop: bool = False
+    cached_tokens: int = 0
 
 
 NO_FAULT = Fault()

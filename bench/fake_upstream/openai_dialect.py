@@ -55,6 +55,13 @@ class ChatPlan:
     completion_tokens: int
     include_usage: bool
     send_usage: bool
+    reasoning: str | None = None
+    cached_tokens: int = 0
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Tokens of the reasoning text (one per word)."""
+        return len(self.reasoning.split()) if self.reasoning else 0
 
     def usage(self) -> dict[str, Any]:
         """Return the OpenAI ``usage`` object for this completion."""
@@ -62,7 +69,7 @@ class ChatPlan:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
             "completion_tokens_details": {
                 "reasoning_tokens": 0,
                 "audio_tokens": 0,
@@ -208,6 +215,7 @@ def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
         and options.get("include_usage") is True
     )
     tool_call = pick_tool_call(body)
+    prompt_tokens = count_prompt_tokens(messages)
     pieces: tuple[tuple[str, ...], ...]
     if tool_call is not None:
         middle = len(tool_call.arguments) // 2
@@ -234,10 +242,11 @@ def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
         pieces=pieces,
         tool_call=tool_call,
         finish_reason=finish_reason,
-        prompt_tokens=count_prompt_tokens(messages),
+        prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         include_usage=include_usage,
         send_usage=not fault.no_usage,
+        cached_tokens=min(fault.cached_tokens, prompt_tokens),
     )
 
 

@@ -1,20 +1,17 @@
-"""The fake upstream's aiohttp application: OpenAI routes, API-key check, fault injection."""
+"""The fake upstream's aiohttp application: OpenAI, Anthropic and Gemini routes, API-key check,
+fault injection."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 from typing import Any
 
 from aiohttp import web
 
-from bench.fake_upstream.errors import (
-    DIRECTIVE_CODE,
-    INVALID_KEY_MESSAGE,
-    error_body,
-    injected_error_body,
-)
+from bench.fake_upstream.anthropic_dialect import ANTHROPIC
+from bench.fake_upstream.dialects import OPENAI, Dialect
+from bench.fake_upstream.errors import DIRECTIVE_CODE, INJECTED_MESSAGE, INVALID_KEY_MESSAGE
 from bench.fake_upstream.faults import (
     FAULT_HEADER,
     Fault,
@@ -22,15 +19,8 @@ from bench.fake_upstream.faults import (
     request_fault,
     split_model,
 )
-from bench.fake_upstream.openai_dialect import (
-    MODEL_CREATED,
-    MODEL_IDS,
-    ChatPlan,
-    RequestError,
-    completion_body,
-    dumps,
-    plan_chat,
-)
+from bench.fake_upstream.gemini_dialect import GEMINI
+from bench.fake_upstream.openai_dialect import MODEL_CREATED, ChatPlan, RequestError, dumps
 from bench.fake_upstream.recording import (
     STATE_KEY,
     RequestLog,
@@ -40,19 +30,8 @@ from bench.fake_upstream.recording import (
     read_and_record,
     recorded_requests,
 )
-from bench.fake_upstream.sse import (
-    DONE_EVENT,
-    MALFORMED_EVENT,
-    STREAM_ERROR_EVENT,
-    stream_events,
-)
 
 JSON_TYPE = "application/json"
-_MODELS = [
-    {"id": model, "object": "model", "created": MODEL_CREATED, "owned_by": "fake-upstream"}
-    for model in MODEL_IDS
-]
-_MODELS_BODY = dumps({"object": "list", "data": _MODELS}).encode()
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 
 
@@ -68,37 +47,51 @@ def json_response(status: int, body: bytes, headers: dict[str, str] | None = Non
 
 
 def _error(
-    status: int, message: str, type_: str, code: str, param: str | None = None
+    dialect: Dialect,
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
-    return json_response(status, error_body(message, type_=type_, code=code, param=param))
+    return json_response(status, dialect.error(status, message, param, code), headers)
 
 
-def _invalid(message: str, param: str | None = None, code: str = "invalid_request") -> web.Response:
-    return _error(400, message, "invalid_request_error", code, param)
-
-
-def _auth_error(request: web.Request) -> web.Response | None:
-    api_key = request.app[STATE_KEY].api_key
-    if api_key is None:
+def _auth_error(request: web.Request, dialect: Dialect = OPENAI) -> web.Response | None:
+    if dialect.authorized(request, request.app[STATE_KEY].api_key):
         return None
-    sent = request.headers.get("Authorization", "")
-    if hmac.compare_digest(sent.encode(), f"Bearer {api_key}".encode()):
-        return None
-    return _error(401, INVALID_KEY_MESSAGE, "authentication_error", "invalid_api_key")
+    return _error(dialect, 401, INVALID_KEY_MESSAGE)
 
 
-def _fault_error(fault: Fault) -> web.Response | None:
+def _fault_error(fault: Fault, dialect: Dialect = OPENAI) -> web.Response | None:
     if fault.status is None:
         return None
     headers = None if fault.retry_after is None else {"retry-after": f"{fault.retry_after:g}"}
-    return json_response(fault.status, injected_error_body(fault.status), headers)
+    message = INJECTED_MESSAGE.format(status=fault.status)
+    return _error(dialect, fault.status, message, headers=headers)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """Serve ``POST /v1/chat/completions`` with the faults the request's directive asks for."""
+    return await _serve(request, OPENAI)
+
+
+async def anthropic_messages(request: web.Request) -> web.StreamResponse:
+    """Serve Anthropic's ``POST /v1/messages``, with the same faults."""
+    return await _serve(request, ANTHROPIC)
+
+
+async def gemini_generate(request: web.Request) -> web.StreamResponse:
+    """Serve Gemini's ``POST /v1beta/models/{model}:generateContent`` and
+    ``:streamGenerateContent?alt=sse``, with the same faults."""
+    return await _serve(request, GEMINI)
+
+
+async def _serve(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     record, body = await read_and_record(request)
     try:
-        response = await _chat(request, record, body)
+        response = await _chat(request, record, body, dialect)
     except asyncio.CancelledError:
         record["outcome"] = "client_disconnected"
         raise
@@ -107,37 +100,41 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _chat(request: web.Request, record: dict[str, Any], body: object) -> web.StreamResponse:
-    if (denied := _auth_error(request)) is not None:
+async def _chat(
+    request: web.Request, record: dict[str, Any], body: object, dialect: Dialect
+) -> web.StreamResponse:
+    if (denied := _auth_error(request, dialect)) is not None:
         return denied
     if not isinstance(body, dict):
-        return _invalid("Request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return _invalid("'model' must be a non-empty string", "model")
-    name, directive = split_model(model)
+        return _error(dialect, 400, "Request body must be a JSON object")
+    try:
+        target = dialect.target(request, body)
+    except RequestError as exc:
+        return _error(dialect, 400, exc.message, param=exc.param)
+    name, directive = split_model(target.model)
     try:
         fault = request_fault(directive, request.headers.get(FAULT_HEADER, ""))
     except FaultDirectiveError as exc:
-        return _invalid(f"Invalid fault directive: {exc}", "model", DIRECTIVE_CODE)
+        message = f"Invalid fault directive: {exc}"
+        return _error(dialect, 400, message, param="model", code=DIRECTIVE_CODE)
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
     if fault.drop:
         record["outcome"] = "dropped"
         return _drop(request)
-    if (injected := _fault_error(fault)) is not None:
+    if (injected := _fault_error(fault, dialect)) is not None:
         return injected
     try:
-        plan = plan_chat(body, name, fault)
+        plan = dialect.plan(body, name, fault, target.stream)
     except RequestError as exc:
-        return _invalid(exc.message, exc.param)
-    if body.get("stream") is True:
-        return await _stream(request, record, plan, fault)
+        return _error(dialect, 400, exc.message, param=exc.param)
+    if target.stream:
+        return await _stream(request, record, dialect, plan, fault)
     steps = max((len(pieces) for pieces in plan.pieces), default=0)
     wait_ms = fault.ttft_ms + max(steps - 1, 0) * fault.chunk_delay_ms
     if wait_ms:
         await asyncio.sleep(wait_ms / 1000)
-    return json_response(200, completion_body(plan))
+    return json_response(200, dialect.body(plan))
 
 
 def _drop(request: web.Request) -> web.Response:
@@ -152,12 +149,12 @@ def _position(after: int | None, total: int) -> int:
 
 
 async def _stream(
-    request: web.Request, record: dict[str, Any], plan: ChatPlan, fault: Fault
+    request: web.Request, record: dict[str, Any], dialect: Dialect, plan: ChatPlan, fault: Fault
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers=_SSE_HEADERS)
     response.headers["x-request-id"] = _request_id()
     await response.prepare(request)
-    events = stream_events(plan)
+    events = dialect.events(plan)
     total = len(events)
     malformed = _position(fault.malformed_after, total)
     stall = _position(fault.stall_after, total)
@@ -177,12 +174,12 @@ async def _stream(
             await asyncio.sleep(fault.ttft_ms / 1000)
         for position in range(total + 1):
             if position == malformed:
-                pending.append(MALFORMED_EVENT)
+                pending.append(dialect.malformed_event)
             if position == stall:
                 await flush()
                 await _stall(fault.stall_ms)
             if position == error:
-                pending.append(STREAM_ERROR_EVENT)
+                pending.append(dialect.error_event)
                 record["outcome"] = "stream_error"
                 break
             if position == cut:
@@ -192,7 +189,7 @@ async def _stream(
                     request.transport.close()
                 return response
             if position == total:
-                pending.append(DONE_EVENT)
+                pending.append(dialect.done_event)
                 break
             paced, data = events[position]
             if paced and delay:
@@ -215,9 +212,14 @@ async def _stall(stall_ms: int) -> None:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """Serve ``GET /v1/models`` (OpenAI list format); honours header status/latency faults."""
+    """Serve ``GET /v1/models`` (OpenAI's list, or Anthropic's when the request carries
+    ``x-api-key``) and Gemini's ``GET /v1beta/models``; honours header status/latency faults."""
     record, _ = await read_and_record(request)
-    response = await _models(request, None)
+    if request.path.startswith("/v1beta/"):
+        dialect = GEMINI
+    else:
+        dialect = ANTHROPIC if "x-api-key" in request.headers else OPENAI
+    response = await _models(request, None, dialect)
     record["outcome"] = "ok" if response.status < 400 else "error"
     return response
 
@@ -225,34 +227,35 @@ async def list_models(request: web.Request) -> web.Response:
 async def retrieve_model(request: web.Request) -> web.Response:
     """Serve ``GET /v1/models/{id}``: any id exists."""
     record, _ = await read_and_record(request)
-    response = await _models(request, request.match_info["model"])
+    response = await _models(request, request.match_info["model"], OPENAI)
     record["outcome"] = "ok" if response.status < 400 else "error"
     return response
 
 
-async def _models(request: web.Request, model: str | None) -> web.Response:
-    if (denied := _auth_error(request)) is not None:
+async def _models(request: web.Request, model: str | None, dialect: Dialect) -> web.Response:
+    if (denied := _auth_error(request, dialect)) is not None:
         return denied
     try:
         fault = request_fault("", request.headers.get(FAULT_HEADER, ""))
     except FaultDirectiveError as exc:
-        return _invalid(f"Invalid fault directive: {exc}", FAULT_HEADER, DIRECTIVE_CODE)
+        message = f"Invalid fault directive: {exc}"
+        return _error(dialect, 400, message, param=FAULT_HEADER, code=DIRECTIVE_CODE)
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
-    if (injected := _fault_error(fault)) is not None:
+    if (injected := _fault_error(fault, dialect)) is not None:
         return injected
     if model is None:
-        return json_response(200, _MODELS_BODY)
+        return json_response(200, dialect.model_list)
     item = {"id": model, "object": "model", "created": MODEL_CREATED, "owned_by": "fake-upstream"}
     return json_response(200, dumps(item).encode())
 
 
 async def unknown_route(request: web.Request) -> web.Response:
-    """Answer any other ``/v1`` path with a 404 OpenAI envelope."""
+    """Answer any other ``/v1`` or ``/v1beta`` path with a 404 OpenAI envelope."""
     record, _ = await read_and_record(request)
     record["outcome"] = "error"
     message = f"Unknown fake upstream URL: {request.method} {request.path}"
-    return _error(404, message, "invalid_request_error", "unknown_url")
+    return _error(OPENAI, 404, message, code="unknown_url")
 
 
 def create_app(*, api_key: str | None = None, log: RequestLog | None = None) -> web.Application:
@@ -260,10 +263,14 @@ def create_app(*, api_key: str | None = None, log: RequestLog | None = None) -> 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE_KEY] = UpstreamState(api_key=api_key, log=log if log is not None else RequestLog())
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/messages", anthropic_messages)
+    app.router.add_post("/v1beta/models/{model_method}", gemini_generate)
     app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1beta/models", list_models)
     app.router.add_get("/v1/models/{model}", retrieve_model)
     app.router.add_get("/_fake/requests", recorded_requests)
     app.router.add_delete("/_fake/requests", clear_requests)
     app.router.add_get("/_fake/health", health)
     app.router.add_route("*", "/v1/{tail:.*}", unknown_route)
+    app.router.add_route("*", "/v1beta/{tail:.*}", unknown_route)
     return app

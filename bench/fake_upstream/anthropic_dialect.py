@@ -1,0 +1,288 @@
+"""Anthropic's Messages API for the fake upstream: `POST /v1/messages` (protocol §7).
+
+The request is checked the way Anthropic checks it (version header, `max_tokens`, alternating
+roles starting with `user`, every `tool_use` answered, the thinking budget), then planned like
+an OpenAI request and rendered as a message or as the named SSE events, `ping` included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from bench.fake_upstream.dialects import THINKING_TEXT, Dialect, Target
+from bench.fake_upstream.faults import Fault
+from bench.fake_upstream.openai_dialect import ChatPlan, RequestError, dumps, plan_chat
+from bench.fake_upstream.sse import STREAM_ERROR_MESSAGE, Event
+
+VERSION_HEADER = "anthropic-version"
+MIN_THINKING_BUDGET = 1024
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+STREAM_ERROR_EVENT = (
+    "event: error\ndata: "
+    + dumps(
+        {"type": "error", "error": {"type": "overloaded_error", "message": STREAM_ERROR_MESSAGE}}
+    )
+    + "\n\n"
+).encode()
+MALFORMED_EVENT = b"event: content_block_delta\ndata: {not json\n\n"
+SIGNATURE = "EqQBCkgIARABGAIiQFakeSignature"
+MODEL_IDS = ("claude-sonnet-4-5", "claude-haiku-4-5")
+
+
+def _target(request: web.Request, body: dict[str, Any]) -> Target:
+    if not request.headers.get(VERSION_HEADER):
+        raise RequestError(f"{VERSION_HEADER}: header is required")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestError("model: Field required", param="model")
+    return Target(model, body.get("stream") is True)
+
+
+def _text_of(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    words = []
+    for block in content if isinstance(content, list) else []:
+        if isinstance(block, dict) and block.get("type") == "text":
+            words.append(str(block.get("text", "")))
+        elif isinstance(block, dict) and block.get("type") == "tool_result":
+            words.append(_text_of(block.get("content")))
+    return " ".join(words)
+
+
+def _check_turns(messages: object) -> list[dict[str, Any]]:
+    """Anthropic's conversation rules; RequestError naming the first broken one."""
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("messages: at least one message is required", param="messages")
+    pending: set[str] = set()
+    for position, message in enumerate(messages):
+        expected = "user" if position % 2 == 0 else "assistant"
+        if not isinstance(message, dict) or message.get("role") != expected:
+            raise RequestError(
+                f"messages.{position}: roles must alternate between user and assistant,"
+                " starting with user",
+                param="messages",
+            )
+        blocks = message.get("content")
+        blocks = blocks if isinstance(blocks, list) else []
+        answered = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
+        if pending - answered:
+            raise RequestError(
+                f"messages.{position}: tool_use ids were found without tool_result blocks"
+                f" immediately after: {', '.join(sorted(pending - answered))}",
+                param="messages",
+            )
+        pending = {b.get("id") for b in blocks if b.get("type") == "tool_use"}
+    return messages
+
+
+def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
+    """The request as the OpenAI planner reads it."""
+    system = body.get("system")
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": _text_of(system)})
+    for message in _check_turns(body.get("messages")):
+        messages.append({"role": message["role"], "content": _text_of(message.get("content"))})
+    view: dict[str, Any] = {"messages": messages, "max_tokens": body.get("max_tokens")}
+    tools = body.get("tools")
+    if tools:
+        view["tools"] = [
+            {"type": "function", "function": {"name": t["name"], "parameters": t["input_schema"]}}
+            for t in tools
+        ]
+        choice = body.get("tool_choice") or {"type": "auto"}
+        kind = choice.get("type")
+        view["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.get("name")}}
+            if kind == "tool"
+            else "none"
+            if kind == "none"
+            else "auto"
+        )
+    return view
+
+
+def _plan(body: dict[str, Any], model: str, fault: Fault, stream: bool) -> ChatPlan:
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise RequestError("max_tokens: Field required", param="max_tokens")
+    thinking = body.get("thinking")
+    reasoning = None
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or not MIN_THINKING_BUDGET <= budget < max_tokens:
+            raise RequestError(
+                "thinking.budget_tokens: must be at least 1024 and less than max_tokens",
+                param="thinking",
+            )
+        if "temperature" in body and body["temperature"] != 1:
+            raise RequestError("temperature may only be set to 1 when thinking is enabled")
+        reasoning = THINKING_TEXT
+    plan = plan_chat(_openai_view(body), model, fault)
+    return replace(plan, reasoning=reasoning, id=f"msg_{os.urandom(12).hex()}")
+
+
+def _usage(plan: ChatPlan, *, output_tokens: int) -> dict[str, Any]:
+    """Anthropic usage: `input_tokens` excludes the cache reads."""
+    usage: dict[str, Any] = {
+        "input_tokens": plan.prompt_tokens - plan.cached_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": plan.cached_tokens,
+        "output_tokens": output_tokens,
+    }
+    if plan.reasoning_tokens:
+        usage["output_tokens_details"] = {"thinking_tokens": plan.reasoning_tokens}
+    return usage
+
+
+def _output_tokens(plan: ChatPlan) -> int:
+    return plan.completion_tokens + plan.reasoning_tokens
+
+
+def _tool_id(plan: ChatPlan) -> str:
+    return f"toolu_{plan.id[4:28]}"
+
+
+def _message_body(plan: ChatPlan) -> bytes:
+    content: list[dict[str, Any]] = []
+    if plan.reasoning:
+        content.append({"type": "thinking", "thinking": plan.reasoning, "signature": SIGNATURE})
+    if plan.tool_call is not None:
+        content.append(
+            {
+                "type": "tool_use",
+                "id": _tool_id(plan),
+                "name": plan.tool_call.name,
+                "input": json.loads(plan.tool_call.arguments),
+            }
+        )
+    else:
+        content.append({"type": "text", "text": "".join(plan.pieces[0])})
+    body: dict[str, Any] = {
+        "id": plan.id,
+        "type": "message",
+        "role": "assistant",
+        "model": plan.model,
+        "content": content,
+        "stop_reason": STOP_REASONS[plan.finish_reason],
+        "stop_sequence": None,
+    }
+    if plan.send_usage:
+        body["usage"] = _usage(plan, output_tokens=_output_tokens(plan))
+    return dumps(body).encode()
+
+
+def _event(kind: str, data: dict[str, Any]) -> bytes:
+    return f"event: {kind}\ndata: {dumps({'type': kind, **data})}\n\n".encode()
+
+
+def _events(plan: ChatPlan) -> list[Event]:
+    """message_start, ping, [thinking], the text or tool_use block, message_delta, message_stop."""
+    start: dict[str, Any] = {
+        "id": plan.id,
+        "type": "message",
+        "role": "assistant",
+        "model": plan.model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+    }
+    if plan.send_usage:
+        start["usage"] = _usage(plan, output_tokens=1)
+    events: list[Event] = [
+        (False, _event("message_start", {"message": start})),
+        (False, _event("ping", {})),
+    ]
+    index = 0
+    if plan.reasoning:
+        events += [
+            (
+                False,
+                _event(
+                    "content_block_start",
+                    {"index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+                ),
+            ),
+            (
+                False,
+                _event(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "thinking_delta", "thinking": plan.reasoning}},
+                ),
+            ),
+            (
+                False,
+                _event(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "signature_delta", "signature": SIGNATURE}},
+                ),
+            ),
+            (False, _event("content_block_stop", {"index": 0})),
+        ]
+        index = 1
+    if plan.tool_call is not None:
+        block = {"type": "tool_use", "id": _tool_id(plan), "name": plan.tool_call.name, "input": {}}
+        kind, field = "input_json_delta", "partial_json"
+    else:
+        block, kind, field = {"type": "text", "text": ""}, "text_delta", "text"
+    events.append((False, _event("content_block_start", {"index": index, "content_block": block})))
+    for step, piece in enumerate(plan.pieces[0]):
+        delta = {"index": index, "delta": {"type": kind, field: piece}}
+        events.append((step > 0, _event("content_block_delta", delta)))
+    events.append((False, _event("content_block_stop", {"index": index})))
+    delta = {"stop_reason": STOP_REASONS[plan.finish_reason], "stop_sequence": None}
+    final: dict[str, Any] = {"delta": delta}
+    if plan.send_usage:
+        final["usage"] = {"output_tokens": _output_tokens(plan)}
+    events.append((False, _event("message_delta", final)))
+    events.append((False, _event("message_stop", {})))
+    return events
+
+
+def _error(status: int, message: str, param: str | None, code: str | None) -> bytes:
+    kind = ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    return dumps({**body, "request_id": f"req_{os.urandom(8).hex()}"}).encode()
+
+
+ANTHROPIC = Dialect(
+    name="anthropic",
+    key_of=lambda request: request.headers.get("x-api-key", ""),
+    target=_target,
+    plan=_plan,
+    body=_message_body,
+    events=_events,
+    error=_error,
+    done_event=b"",
+    error_event=STREAM_ERROR_EVENT,
+    malformed_event=MALFORMED_EVENT,
+    model_list=dumps(
+        {
+            "data": [
+                {"type": "model", "id": m, "display_name": m, "created_at": "2025-09-29T00:00:00Z"}
+                for m in MODEL_IDS
+            ],
+            "has_more": False,
+            "first_id": MODEL_IDS[0],
+            "last_id": MODEL_IDS[-1],
+        }
+    ).encode(),
+)
