@@ -1,9 +1,8 @@
 """Writes usage records off the request path: a queue drained by one writer thread in batches.
 
 Requests only enqueue (no I/O). The thread stores each batch with its ledger charges in one
-transaction (which also gives back the requests' reservations; with Redis they are given back
-right after it commits) and retries a failed batch, so nothing is lost while the process
-lives; at exit
+transaction, which also gives back the requests' reservations (Redis ones right after it
+commits), and retries a failed batch, so nothing is lost while the process lives; at exit
 (SIGTERM under uvicorn ends in a normal interpreter exit) the queue is drained first.
 """
 
