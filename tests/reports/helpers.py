@@ -11,7 +11,7 @@ from tests.factories import ApiKeyFactory, ChannelFactory, UsageRecordFactory
 FIGURES = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 
 
-def spread_records(start: datetime, count: int = 60) -> list[UsageRecord]:
+def spread_records(start: datetime, count: int = 60) -> list[Any]:
     """`count` varied records from `start` on, every 97 minutes (so over several days)."""
     keys = [ApiKeyFactory(), ApiKeyFactory(), ApiKeyFactory()]
     channels = [ChannelFactory(provider="openai"), ChannelFactory(provider="anthropic"), None]
