@@ -188,20 +188,25 @@ def _data(body: dict[str, Any]) -> bytes:
 
 
 def _events(plan: ChatPlan) -> list[Event]:
-    """A thought event, then one event per content step (the whole call for a tool call); the
-    last carries `finishReason` and the full usage."""
-    steps: list[list[dict[str, Any]]] = []
+    """A thought event, then one event per content step (the whole call for a tool call), each
+    with every candidate's part; the last carries `finishReason` and the full usage."""
+    count = len(plan.pieces)
+    steps: list[list[list[dict[str, Any]]]] = []  # step → candidate → parts
     if plan.reasoning:
-        steps.append([{"text": plan.reasoning, "thought": True}])
+        steps.append([[{"text": plan.reasoning, "thought": True}]] * count)
     if plan.tool_call is not None:
-        steps.append([_call_part(plan.tool_call)])
+        steps.append([[_call_part(plan.tool_call)]] * count)
     else:
-        steps.extend([[{"text": piece}] for piece in plan.pieces[0]])
+        longest = max(len(pieces) for pieces in plan.pieces)
+        steps.extend(
+            [[{"text": pieces[step]}] if step < len(pieces) else [] for pieces in plan.pieces]
+            for step in range(longest)
+        )
     events: list[Event] = []
     for step, parts in enumerate(steps):
         final = step == len(steps) - 1
         finish = FINISH_REASONS[plan.finish_reason] if final else None
-        candidates = [_candidate(i, parts, finish) for i in range(len(plan.pieces))]
+        candidates = [_candidate(i, parts[i], finish) for i in range(count)]
         events.append((step > 0, _data(_response(plan, candidates, final=final))))
     return events
 
