@@ -1,5 +1,5 @@
 """Golden tests of the Anthropic adapter's answers: messages, every stream event type, usage and
-errors (protocol §7.2-§7.4). Streams in `tests/fixtures/anthropic_*.sse` are recordings of the
+errors (protocol §7.2-§7.4). Streams in `tests/fixtures/anthropic/` are recordings of the
 fake upstream (`bench/fake_upstream/anthropic_dialect.py`)."""
 
 from typing import Any
@@ -183,7 +183,7 @@ def text_delta(text: str, index: int = 0) -> bytes:
 
 def test_recorded_thinking_and_tool_use_stream():
     translator = stream()
-    events = translator.feed((FIXTURES / "anthropic_thinking_tool.sse").read_bytes())
+    events = translator.feed((FIXTURES / "anthropic" / "thinking_tool.sse").read_bytes())
 
     assert translator.done
     assert translator.failure is None
@@ -208,7 +208,7 @@ def test_recorded_thinking_and_tool_use_stream():
 
 
 def test_a_stream_split_anywhere_gives_the_same_chunks():
-    recorded = (FIXTURES / "anthropic_text.sse").read_bytes()
+    recorded = (FIXTURES / "anthropic" / "text.sse").read_bytes()
     whole, bytewise = stream(), stream()
     at_once = whole.feed(recorded)
     one_by_one = [e for i in range(len(recorded)) for e in bytewise.feed(recorded[i : i + 1])]
@@ -297,7 +297,7 @@ def test_a_cut_stream_is_not_done_and_its_usage_is_estimated():
 def test_excluded_reasoning_is_counted_but_not_sent():
     identity = ResponseIdentity(IDENTITY.model, IDENTITY.provider, exclude_reasoning=True)
     translator = stream(identity=identity)
-    events = translator.feed((FIXTURES / "anthropic_thinking_tool.sse").read_bytes())
+    events = translator.feed((FIXTURES / "anthropic" / "thinking_tool.sse").read_bytes())
     sent = orjson.dumps(chunks(events)).decode()
     assert "reasoning" not in sent
     assert "thinking_blocks" not in sent
