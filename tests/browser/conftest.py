@@ -1,4 +1,4 @@
-"""Playwright driving Debian's Chromium against the live server: one browser per session."""
+"""Playwright driving Debian's Chromium against the live server: one browser per module."""
 
 import os
 import tempfile
@@ -24,9 +24,13 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 PASSWORD = "browser-pass-1"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context_factory() -> Iterator[object]:
-    """A persistent Chromium (fresh profile) for the whole session; each test opens its pages."""
+    """A persistent Chromium (fresh profile) for one module; each test opens its pages.
+
+    Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running in
+    this thread until it stops, and the modules after this one need to run loops of their own.
+    """
     if not CHROMIUM.exists():
         pytest.fail(
             "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
