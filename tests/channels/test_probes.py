@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from bench.fake_upstream import running_fake_upstream
 from bench.fake_upstream.faults import fault_model
 from bench.fake_upstream.harness import FakeUpstream
-from channels.models import ApiType, Channel, ChannelStatus, HealthCheck, ProbeMode
+from channels.models import Channel, ChannelStatus, HealthCheck, ProbeMode
 from channels.probes import ProbeResult, probe_channel, probe_delay
 from channels.services import channel_record_probe
 from tests.factories import ChannelFactory, ChannelModelFactory
