@@ -7,7 +7,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from channels.models import CHANNEL_SETTINGS, Channel, ChannelModel, HealthCheck
+from channels.models import (
+    CAPABILITIES,
+    CHANNEL_SETTINGS,
+    PARAMETERS,
+    Channel,
+    ChannelModel,
+    HealthCheck,
+)
 from channels.probes import probe_channel
 from channels.services import channel_record_probe, channel_set_api_key, channels_set_enabled
 
@@ -41,10 +48,34 @@ class ChannelForm(forms.ModelForm[Channel]):
             self.fields["api_key"].help_text = KEEP_SECRET_HELP.format(hint=hint)
 
 
+class ChannelModelForm(forms.ModelForm[ChannelModel]):
+    """A served model; `unsupported` is picked from the known capabilities and parameters."""
+
+    unsupported = forms.MultipleChoiceField(
+        choices=[(name, name) for name in (*CAPABILITIES, *PARAMETERS)],
+        required=False,
+        help_text=ChannelModel._meta.get_field("unsupported").help_text,
+    )
+
+    class Meta:
+        model = ChannelModel
+        fields = [
+            "model",
+            "upstream_model",
+            "input_price",
+            "output_price",
+            "cached_input_price",
+            "max_output_tokens",
+            "unsupported",
+        ]
+
+
 class ChannelModelInline(admin.TabularInline[ChannelModel, Channel]):
-    """Models the channel serves, with prices in USD per 1M tokens."""
+    """Models the channel serves, with prices in USD per 1M tokens, answer budget and what
+    each cannot do."""
 
     model = ChannelModel
+    form = ChannelModelForm
     extra = 1
 
 
