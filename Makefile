@@ -7,8 +7,10 @@ HOST ?= 127.0.0.1
 FAKE_UPSTREAM_PORT ?= 9100
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# Debian's Chromium, driven by Playwright in tests/browser (never Playwright's own download).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run test lint format bench fake-upstream
+.PHONY: install run test lint format bench bench-reports fake-upstream
 
 install: $(VENV)/.installed
 
@@ -25,8 +27,16 @@ run: install
 	SWITCHYARD_HOST=$(HOST) SWITCHYARD_PORT=$(PORT) FAKE_UPSTREAM_PORT=$(FAKE_UPSTREAM_PORT) \
 		$(BIN)/honcho start --procfile Procfile || [ $$? -eq 130 ]
 
-test: install
+test: install $(CHROMIUM)
 	scripts/with-services $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests (apt-get)…"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "tests/browser need Debian's chromium at $(CHROMIUM): sudo apt-get install chromium" >&2; exit 1; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
@@ -39,6 +49,10 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Reports and dashboard timings over 1,000,000 usage records in a throwaway PostgreSQL.
+bench-reports: install
+	scripts/with-services $(BIN)/python -m bench.reports $(BENCH_ARGS)
 
 fake-upstream: install
 	$(BIN)/python -m bench.fake_upstream --port $(FAKE_UPSTREAM_PORT)

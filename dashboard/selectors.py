@@ -1,6 +1,6 @@
 """Reads behind the dashboard pages: time series, top lists, channel figures, statements."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -11,7 +11,7 @@ from billing.models import ApiKey
 from billing.selectors import UsageFilters, key_limit_remaining, key_period_spend
 from channels.models import Channel, HealthCheck
 from reports.ranges import ceil_hour, floor_day, floor_hour
-from reports.selectors import GroupBy, UsageSummary, UsageSums, usage_summary
+from reports.selectors import UsageSummary, UsageSums, usage_summary
 
 Step = Literal["hour", "day"]
 
@@ -62,7 +62,7 @@ def usage_series(
 ) -> list[tuple[datetime, UsageSums]]:
     """Usage per hour or day from `filters.since` to now, empty buckets included."""
     now = now or timezone.now()
-    summary = usage_summary(filters=filters, group_by=step)
+    summary = usage_summary(filters=filters, group_by=step, latency=True)
     found = {}
     for sums in summary.rows:
         moment = datetime.fromisoformat(sums.group)
@@ -89,10 +89,12 @@ def chart_data(series: list[tuple[datetime, UsageSums]]) -> dict[str, list[Any]]
     }
 
 
-def top_groups(*, filters: UsageFilters, group_by: GroupBy, limit: int = 5) -> UsageSummary:
-    """The groups with the highest cost (then most requests) over the filters' range."""
-    summary = usage_summary(filters=filters, group_by=group_by)
-    return replace(summary, rows=summary.rows[:limit])
+def series_total(series: list[tuple[datetime, UsageSums]]) -> UsageSums:
+    """The sums of a whole series (with its latency histogram)."""
+    total = UsageSums()
+    for _, sums in series:
+        total.merge(sums)
+    return total
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def channel_rows(*, now: datetime | None = None) -> list[ChannelRow]:
     """Every channel with its last 24 hours of traffic and its latest probes, oldest first."""
     now = now or timezone.now()
     traffic = usage_summary(
-        filters=UsageFilters(since=now - timedelta(hours=24)), group_by="channel"
+        filters=UsageFilters(since=now - timedelta(hours=24)), group_by="channel", latency=True
     )
     by_channel = {sums.group: sums for sums in traffic.rows}
     rows = []

@@ -1,29 +1,23 @@
-"""The rollup: consume queued usage records into hourly and daily sums, each record once."""
+"""The rollup: consume queued usage records into hourly and daily sums, each record once.
 
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+One batch is one transaction: the queued records are summed per hour (and per day) by the
+database itself (`INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE` adding to the stored
+sums) and their queue rows deleted, all in one snapshot, so a record is counted exactly once.
+"""
+
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDay, TruncHour
 
 from billing.models import UsageRecord, UsageStatus
 from reports.histogram import BUCKET_FIELDS, LATENCY_BOUNDS_MS
-from reports.models import (
-    DIMENSIONS,
-    NO_CHANNEL,
-    SUMS,
-    DailyUsage,
-    HourlyUsage,
-    PendingUsage,
-    UsageRollup,
-)
+from reports.locks import rollup_lock, snapshot
+from reports.models import DIMENSIONS, NO_CHANNEL, SUMS, DailyUsage, HourlyUsage, PendingUsage
 
-ROLLUP_BATCH = 5000
+ROLLUP_BATCH = 20_000
 COUNTED = SUMS + BUCKET_FIELDS
-
-Row = dict[str, Any]
 
 
 def latency_bucket_counts() -> dict[str, Count]:
@@ -38,90 +32,81 @@ def latency_bucket_counts() -> dict[str, Count]:
     return counts
 
 
-def aggregate_records(records: "Any") -> list[Row]:
-    """Sums of a usage record queryset per hour and dimension, shaped like a rollup row."""
-    zero = Decimal(0)
-    rows = (
-        records.annotate(bucket=TruncHour("created_at"))
-        .values("bucket", "account_id", "key_id", "model", "provider", "channel_id", "status")
-        .order_by()
-        .annotate(
-            requests=Count("pk"),
-            errors=Count("pk", filter=~Q(status=UsageStatus.OK)),
-            prompt_tokens=Sum("prompt_tokens"),
-            completion_tokens=Sum("completion_tokens"),
-            cached_tokens=Sum("cached_tokens"),
-            reasoning_tokens=Sum("reasoning_tokens"),
-            cost=Coalesce(Sum("cost"), zero),
-            latency_ms_sum=Sum("latency_ms"),
-            **latency_bucket_counts(),
-        )
+def _rollup_select(records: QuerySet[UsageRecord], truncate: Any) -> QuerySet[Any]:
+    """Records summed per bucket and dimension; annotations named `r_<rollup column>`."""
+    dimensions = {
+        "r_bucket": truncate("created_at"),
+        "r_account_id": F("account_id"),
+        "r_key_id": F("key_id"),
+        "r_model": F("model"),
+        "r_provider": F("provider"),
+        "r_channel_id": Coalesce("channel_id", Value(NO_CHANNEL)),
+        "r_status": F("status"),
+    }
+    sums: dict[str, Any] = {
+        "r_requests": Count("pk"),
+        "r_errors": Count("pk", filter=~Q(status=UsageStatus.OK)),
+        "r_prompt_tokens": Sum("prompt_tokens"),
+        "r_completion_tokens": Sum("completion_tokens"),
+        "r_cached_tokens": Sum("cached_tokens"),
+        "r_reasoning_tokens": Sum("reasoning_tokens"),
+        "r_cost": Sum("cost"),
+        "r_latency_ms_sum": Sum("latency_ms"),
+    }
+    sums.update({f"r_{name}": count for name, count in latency_bucket_counts().items()})
+    grouped: QuerySet[Any] = (
+        records.order_by().annotate(**dimensions).values(*dimensions).annotate(**sums)
     )
-    result = []
-    for row in rows:
-        row["channel_id"] = row["channel_id"] or NO_CHANNEL
-        result.append(row)
-    return result
+    return grouped
 
 
-def by_day(rows: Iterable[Row]) -> list[Row]:
-    """Hourly rows merged into daily ones."""
-    merged: dict[tuple[Any, ...], Row] = {}
-    for row in rows:
-        day = row["bucket"].replace(hour=0)
-        key = (day, *(row[name] for name in DIMENSIONS[1:]))
-        if key not in merged:
-            merged[key] = {**row, "bucket": day}
-        else:
-            target = merged[key]
-            for name in COUNTED:
-                target[name] += row[name]
-    return list(merged.values())
-
-
-def _upsert(model: type[UsageRollup], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add each row's sums to the stored rollup row of its bucket and dimensions (or insert it)."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = [*DIMENSIONS, *COUNTED]
-    quoted = [connection.ops.quote_name(column) for column in columns]
-    additions = ", ".join(
-        f"{column} = {table}.{column} + excluded.{column}" for column in quoted[len(DIMENSIONS) :]
+def _add_to(model: type[HourlyUsage] | type[DailyUsage], select: QuerySet[Any]) -> None:
+    """INSERT the selected sums into a rollup table, adding them to rows that already exist."""
+    sql, params = select.query.get_compiler(connection=connection).as_sql()
+    names = list(select.query.annotation_select)
+    if select.query.values_select or sorted(names) != sorted(
+        f"r_{c}" for c in DIMENSIONS + COUNTED
+    ):
+        raise RuntimeError(f"unexpected rollup select columns: {names}")
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [quote(name.removeprefix("r_")) for name in names]
+    counted = [quote(name) for name in COUNTED]
+    additions = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in counted)
+    statement = (
+        f"INSERT INTO {table} ({', '.join(columns)}) {sql} "
+        f"ON CONFLICT ({', '.join(quote(name) for name in DIMENSIONS)}) DO UPDATE SET {additions}"
     )
-    sql = (
-        f"INSERT INTO {table} ({', '.join(quoted)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608 (names from the model)
-        f"ON CONFLICT ({', '.join(quoted[: len(DIMENSIONS)])}) DO UPDATE SET {additions}"
-    )
-    fields = {field.attname: field for field in model._meta.concrete_fields}
-    params = [
-        tuple(fields[column].get_db_prep_save(row[column], connection) for column in columns)
-        for row in rows
-    ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        cursor.execute(statement, params)
 
 
 def usage_rollup_step(*, batch_size: int = ROLLUP_BATCH) -> int:
     """Roll up the oldest queued records (at most `batch_size`); return how many were consumed.
 
-    The queue rows are locked and deleted in the same transaction that adds their sums, so a
-    record is counted exactly once even with several workers running the rollup at a time.
+    Returns 0 when nothing is queued or another worker is rolling up right now.
     """
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        queued = list(
-            PendingUsage.objects.select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", "record_id")[:batch_size]
-        )
-        if not queued:
+        if outermost:
+            snapshot()
+        if not rollup_lock():
             return 0
-        record_ids = [record_id for _, record_id in queued]
-        hourly = aggregate_records(UsageRecord.objects.filter(pk__in=record_ids))
-        _upsert(HourlyUsage, hourly)
-        _upsert(DailyUsage, by_day(hourly))
-        PendingUsage.objects.filter(id__in=[queue_id for queue_id, _ in queued]).delete()
-    return len(queued)
+        last = (
+            PendingUsage.objects.order_by("id")
+            .values_list("id", flat=True)[batch_size - 1 : batch_size]
+            .first()
+        )
+        queued = (
+            PendingUsage.objects.all()
+            if last is None
+            else PendingUsage.objects.filter(id__lte=last)
+        )
+        records = UsageRecord.objects.filter(pk__in=queued.values("record_id"))
+        _add_to(HourlyUsage, _rollup_select(records, TruncHour))
+        _add_to(DailyUsage, _rollup_select(records, TruncDay))
+        consumed, _ = queued.delete()
+    return consumed
 
 
 def usage_rollup_run(*, batch_size: int = ROLLUP_BATCH) -> int:

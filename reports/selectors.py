@@ -19,6 +19,7 @@ from billing.models import Account, ApiKey, UsageRecord, UsageStatus
 from billing.selectors import UsageFilters, usage_list
 from channels.models import Channel
 from reports.histogram import BUCKET_FIELDS, percentile
+from reports.locks import snapshot
 from reports.models import NO_CHANNEL, DailyUsage, HourlyUsage, PendingUsage
 from reports.ranges import Segment, split_range
 from reports.rollup import latency_bucket_counts
@@ -26,7 +27,9 @@ from reports.rollup import latency_bucket_counts
 GroupBy = Literal["day", "hour", "model", "provider", "channel", "key", "account"]
 REPORT_GROUPS: tuple[GroupBy, ...] = ("day", "model", "provider", "channel", "key", "account")
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
-COUNTERS = ("requests", "errors", *TOKEN_FIELDS, "latency_ms_sum", *BUCKET_FIELDS)
+BASIC_COUNTERS = ("requests", "errors", *TOKEN_FIELDS)
+LATENCY_COUNTERS = ("latency_ms_sum", *BUCKET_FIELDS)
+COUNTERS = BASIC_COUNTERS + LATENCY_COUNTERS
 _GROUP_COLUMNS = {
     "model": "model",
     "provider": "provider",
@@ -48,10 +51,17 @@ class UsageSums:
     cost: Decimal = Decimal(0)
 
     def add(self, row: dict[str, Any]) -> None:
-        """Add a database row holding every counter and `cost`."""
+        """Add a database row holding counters (all of them or the basic ones) and `cost`."""
         for counter in COUNTERS:
-            self.counts[counter] += row[counter] or 0
+            if counter in row:
+                self.counts[counter] += row[counter] or 0
         self.cost += row["cost"] or Decimal(0)
+
+    def merge(self, other: "UsageSums") -> None:
+        """Add another group's sums to these."""
+        for counter, value in other.counts.items():
+            self.counts[counter] += value
+        self.cost += other.cost
 
     @property
     def requests(self) -> int:
@@ -133,9 +143,11 @@ def _grouped(rows: QuerySet[Any], groups: tuple[GroupBy, ...], time_column: str)
     return grouped
 
 
-def _rollup_sums(rows: QuerySet[Any], groups: tuple[GroupBy, ...]) -> Iterable[dict[str, Any]]:
-    """Rollup rows summed per group."""
-    sums = {counter: Sum(counter) for counter in COUNTERS}
+def _rollup_sums(
+    rows: QuerySet[Any], groups: tuple[GroupBy, ...], latency: bool
+) -> Iterable[dict[str, Any]]:
+    """Rollup rows summed per group (with the latency histogram or without)."""
+    sums = {counter: Sum(counter) for counter in (COUNTERS if latency else BASIC_COUNTERS)}
     summed: Iterable[dict[str, Any]] = (
         _grouped(rows, groups, "bucket").order_by().annotate(cost=Sum("cost"), **sums)
     )
@@ -143,7 +155,7 @@ def _rollup_sums(rows: QuerySet[Any], groups: tuple[GroupBy, ...]) -> Iterable[d
 
 
 def _raw_sums(
-    records: QuerySet[UsageRecord], groups: tuple[GroupBy, ...]
+    records: QuerySet[UsageRecord], groups: tuple[GroupBy, ...], latency: bool
 ) -> Iterable[dict[str, Any]]:
     """Raw records summed per group, like rollup rows."""
     sums: dict[str, Any] = {
@@ -151,27 +163,29 @@ def _raw_sums(
         "errors": Count("pk", filter=~Q(status=UsageStatus.OK)),
     }
     sums.update({name: Sum(name) for name in TOKEN_FIELDS})
-    sums["latency_ms_sum"] = Sum("latency_ms")
-    buckets = latency_bucket_counts()
+    if latency:
+        sums["latency_ms_sum"] = Sum("latency_ms")
+        sums.update(latency_bucket_counts())
     summed: Iterable[dict[str, Any]] = (
         _grouped(records, groups, "created_at")
         .order_by()
-        .annotate(cost=Coalesce(Sum("cost"), Decimal(0)), **sums, **buckets)
+        .annotate(cost=Coalesce(Sum("cost"), Decimal(0)), **sums)
     )
     return summed
 
 
 def _segment_sums(
-    filters: UsageFilters, segment: Segment, groups: tuple[GroupBy, ...]
+    filters: UsageFilters, segment: Segment, groups: tuple[GroupBy, ...], latency: bool
 ) -> Iterable[dict[str, Any]]:
     """Sums of one segment: raw records, or rollups plus the records not rolled up yet."""
     bounded = replace(filters, since=segment.start, until=segment.end)
     if segment.source == "raw":
-        yield from _raw_sums(usage_list(filters=bounded), groups)
+        yield from _raw_sums(usage_list(filters=bounded), groups, latency)
         return
-    yield from _rollup_sums(_filtered_rollup(_ROLLUPS[segment.source], filters, segment), groups)
+    rollups = _filtered_rollup(_ROLLUPS[segment.source], filters, segment)
+    yield from _rollup_sums(rollups, groups, latency)
     queued = usage_list(filters=bounded).filter(pk__in=PendingUsage.objects.values("record_id"))
-    yield from _raw_sums(queued, groups)
+    yield from _raw_sums(queued, groups, latency)
 
 
 def _group_value(group_by: GroupBy, value: Any) -> Any:
@@ -197,45 +211,69 @@ def _names(group_by: GroupBy, ids: Iterable[Any]) -> dict[Any, str]:
     return {}
 
 
-def _snapshot() -> None:
-    """Make the current transaction read one consistent snapshot (PostgreSQL)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-
-
-def usage_summary(
-    *, filters: UsageFilters, group_by: GroupBy, then_by: GroupBy | None = None
-) -> UsageSummary:
-    """Usage sums per group (and subgroup) over the filters' range (`until` exclusive).
-
-    Exact to the record: equal to the sums over the raw records matching the filters.
-    """
-    groups: tuple[GroupBy, ...] = (group_by,) if then_by is None else (group_by, then_by)
+def _collect(
+    filters: UsageFilters, groups: tuple[GroupBy, ...], latency: bool
+) -> tuple[dict[tuple[Any, ...], UsageSums], UsageSums]:
+    """Sums per combination of groups, and the total, read in one snapshot."""
     by_group: dict[tuple[Any, ...], UsageSums] = {}
     total = UsageSums()
-    hourly = "hour" in groups
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if outermost:
-            _snapshot()
-        for segment in split_range(filters.since, filters.until, days=not hourly):
-            for row in _segment_sums(filters, segment, groups):
+            snapshot()
+        for segment in split_range(filters.since, filters.until, days="hour" not in groups):
+            for row in _segment_sums(filters, segment, groups, latency):
                 values = tuple(
                     _group_value(group, row[f"group{index}"]) for index, group in enumerate(groups)
                 )
-                if values not in by_group:
-                    by_group[values] = UsageSums(
-                        group=values[0], subgroup=values[-1] if then_by else None
-                    )
-                by_group[values].add(row)
+                by_group.setdefault(values, UsageSums()).add(row)
                 total.add(row)
-    names = _names(group_by, [sums.group for sums in by_group.values()])
-    for sums in by_group.values():
+    return by_group, total
+
+
+def _ordered(group_by: GroupBy, rows: list[UsageSums]) -> list[UsageSums]:
+    """Rows named, in time order (days, hours) or by cost then requests, largest first."""
+    names = _names(group_by, [sums.group for sums in rows])
+    for sums in rows:
         sums.name = names.get(sums.group, "" if sums.group is None else str(sums.group))
-    rows = list(by_group.values())
     if group_by in ("day", "hour"):
-        rows.sort(key=lambda sums: (sums.group, -sums.cost, str(sums.subgroup)))
-    else:
-        rows.sort(key=lambda sums: (-sums.cost, -sums.requests, str(sums.group)))
+        return sorted(rows, key=lambda sums: (sums.group, -sums.cost, str(sums.subgroup)))
+    return sorted(rows, key=lambda sums: (-sums.cost, -sums.requests, str(sums.group)))
+
+
+def usage_summary(
+    *,
+    filters: UsageFilters,
+    group_by: GroupBy,
+    then_by: GroupBy | None = None,
+    latency: bool = False,
+) -> UsageSummary:
+    """Usage sums per group (and subgroup) over the filters' range (`until` exclusive).
+
+    Exact to the record: equal to the sums over the raw records matching the filters. With
+    `latency`, the sums carry the latency histogram too (for percentiles).
+    """
+    groups: tuple[GroupBy, ...] = (group_by,) if then_by is None else (group_by, then_by)
+    by_group, total = _collect(filters, groups, latency)
+    for values, sums in by_group.items():
+        sums.group, sums.subgroup = values[0], (values[1] if then_by else None)
+    rows = _ordered(group_by, list(by_group.values()))
     return UsageSummary(group_by=group_by, then_by=then_by, rows=rows, total=total)
+
+
+def usage_breakdown(
+    *, filters: UsageFilters, group_bys: tuple[GroupBy, ...], limit: int
+) -> dict[GroupBy, UsageSummary]:
+    """The top `limit` groups of each grouping, from one pass over the sums."""
+    by_group, total = _collect(filters, group_bys, latency=False)
+    breakdown = {}
+    for index, group_by in enumerate(group_bys):
+        merged: dict[Any, UsageSums] = {}
+        for values, sums in by_group.items():
+            merged.setdefault(values[index], UsageSums(group=values[index])).merge(sums)
+        top = sorted(
+            merged.values(), key=lambda sums: (-sums.cost, -sums.requests, str(sums.group))
+        )
+        rows = _ordered(group_by, top[:limit])
+        breakdown[group_by] = UsageSummary(group_by=group_by, then_by=None, rows=rows, total=total)
+    return breakdown

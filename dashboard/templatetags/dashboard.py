@@ -20,9 +20,9 @@ def usd(value: Decimal | int | None) -> str:
 
 
 @register.filter
-def ms(value: float | None) -> str:
-    """A latency in milliseconds, "—" for None."""
-    return "—" if value is None else f"{value:,.0f} ms"
+def ms(value: object) -> str:
+    """A latency in milliseconds, "—" when unknown (None, or missing from an attempt)."""
+    return f"{value:,.0f} ms" if isinstance(value, int | float) else "—"
 
 
 @register.filter

@@ -12,11 +12,11 @@ from dashboard.selectors import (
     TIME_RANGES,
     chart_data,
     range_start,
+    series_total,
     time_range,
-    top_groups,
     usage_series,
 )
-from reports.selectors import GroupBy
+from reports.selectors import GroupBy, usage_breakdown
 
 TOP_LISTS: tuple[tuple[str, GroupBy], ...] = (
     ("Models", "model"),
@@ -33,12 +33,15 @@ def overview(request: HttpRequest) -> HttpResponse:
     choice = time_range(request.GET.get("range"))
     filters = UsageFilters(since=range_start(choice, now))
     series = usage_series(filters=filters, step=choice.step, now=now)
-    tops = {title: top_groups(filters=filters, group_by=group_by) for title, group_by in TOP_LISTS}
+    breakdown = usage_breakdown(
+        filters=filters, group_bys=tuple(group_by for _, group_by in TOP_LISTS), limit=5
+    )
+    tops = {title: breakdown[group_by] for title, group_by in TOP_LISTS}
     context = {
         "ranges": TIME_RANGES,
         "range": choice,
         "since": filters.since,
-        "total": tops["Models"].total,
+        "total": series_total(series),
         "tops": tops,
         "charts": chart_data(series),
         "has_channels": Channel.objects.exists(),

@@ -1,0 +1,1 @@
+"""The reports benchmark: every report query and dashboard page over a million usage records."""

@@ -1,0 +1,23 @@
+"""A small run of the reports benchmark: its data, rollup and timed requests all work."""
+
+from django.db.models import Sum
+
+from bench.reports.timing import run
+from billing.models import UsageRecord
+from billing.selectors import UsageFilters
+from reports.models import DailyUsage, PendingUsage
+from reports.selectors import usage_summary
+
+
+def test_reports_benchmark_smoke(db):
+    figures = run(records=3000, days=10, late=100, repeat=1)
+
+    assert figures["records"] == 3100
+    assert figures["late_records"] == 100
+    assert PendingUsage.objects.count() == 0
+    assert DailyUsage.objects.aggregate(n=Sum("requests"))["n"] == 3100
+    assert len(figures["requests"]) > 30
+    assert all(row["met"] for row in figures["requests"])
+    total = usage_summary(filters=UsageFilters(), group_by="key").total
+    assert total.requests == UsageRecord.objects.count()
+    assert total.cost == UsageRecord.objects.aggregate(cost=Sum("cost"))["cost"]
