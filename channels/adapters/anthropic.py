@@ -13,11 +13,9 @@ import orjson
 
 from channels.adapters.anthropic_request import max_tokens_of, messages_payload
 from channels.adapters.base import (
-    Adapter,
     BadUpstreamResponse,
     Metering,
     ResponseIdentity,
-    StreamTranslator,
     TranslatedResponse,
     UpstreamRequest,
     UpstreamStreamError,
@@ -28,14 +26,14 @@ from channels.adapters.synthesis import (
     ChoiceDraft,
     ReportedUsage,
     SynthesizedStream,
+    TranslatingAdapter,
     completion_response,
     parse_json,
 )
-from channels.adapters.wire import envelope_message, token_count
+from channels.adapters.wire import token_count
 from config.log_filters import scrub
 
 API_VERSION = "2023-06-01"
-API_VERSION_PATH = "/v1"
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -46,12 +44,6 @@ FINISH_REASONS = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-
-
-def _api_root(base_url: str) -> str:
-    """The versioned API root: the channel's base URL with `/v1` (unless it has it already)."""
-    root = base_url.rstrip("/")
-    return root if root.endswith(API_VERSION_PATH) else root + API_VERSION_PATH
 
 
 def finish_reason(stop_reason: object) -> str:
@@ -180,10 +172,12 @@ class AnthropicStreamTranslator(SynthesizedStream):
             self._finish_choice(events, 0, finish_reason(stop), str(stop))
 
 
-class AnthropicAdapter(Adapter):
+class AnthropicAdapter(TranslatingAdapter):
     """Anthropic's Messages API (`api_type = anthropic`)."""
 
     api_type = "anthropic"
+    translator = AnthropicStreamTranslator
+    api_version = "/v1"
 
     def build_request(
         self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
@@ -200,7 +194,7 @@ class AnthropicAdapter(Adapter):
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if target.api_key:
             headers["x-api-key"] = target.api_key
-        url = _api_root(target.base_url) + "/messages"
+        url = self.api_root(target.base_url) + "/messages"
         return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
 
     def translate_response(
@@ -243,19 +237,3 @@ class AnthropicAdapter(Adapter):
             reported=reported_usage(usage) if isinstance(usage, dict) else None,
             metering=metering,
         )
-
-    def stream_translator(
-        self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
-    ) -> StreamTranslator:
-        """A fresh translator for one streamed answer."""
-        return AnthropicStreamTranslator(
-            identity=identity, include_usage=include_usage, metering=metering
-        )
-
-    def error_message(self, *, status: int, payload: bytes) -> str:
-        """`error.message` of Anthropic's envelope with its `error.type`; credentials scrubbed."""
-        return envelope_message(status=status, payload=payload)
-
-    def models_url(self, *, base_url: str) -> str:
-        """`<base_url>/v1/models`."""
-        return _api_root(base_url) + "/models"

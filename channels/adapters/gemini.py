@@ -14,11 +14,9 @@ from typing import Any
 import orjson
 
 from channels.adapters.base import (
-    Adapter,
     BadUpstreamResponse,
     Metering,
     ResponseIdentity,
-    StreamTranslator,
     TranslatedResponse,
     UpstreamRequest,
     UpstreamStreamError,
@@ -30,13 +28,13 @@ from channels.adapters.synthesis import (
     ChoiceDraft,
     ReportedUsage,
     SynthesizedStream,
+    TranslatingAdapter,
     completion_response,
     parse_json,
 )
-from channels.adapters.wire import envelope_message, token_count
+from channels.adapters.wire import token_count
 from config.log_filters import scrub
 
-API_VERSION_PATH = "/v1beta"
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
 FILTERED = frozenset(
     {
@@ -50,12 +48,6 @@ FILTERED = frozenset(
         "IMAGE_RECITATION",
     }
 )
-
-
-def _api_root(base_url: str) -> str:
-    """The versioned API root: the base URL with `/v1beta` unless it names a version."""
-    root = base_url.rstrip("/")
-    return root if root.endswith(("/v1beta", "/v1", "/v1alpha")) else root + API_VERSION_PATH
 
 
 def finish_reason(native: str, *, called: bool) -> str:
@@ -188,10 +180,13 @@ class GeminiStreamTranslator(SynthesizedStream):
             self.done = True
 
 
-class GeminiAdapter(Adapter):
+class GeminiAdapter(TranslatingAdapter):
     """Google's Generative Language API (`api_type = gemini`)."""
 
     api_type = "gemini"
+    translator = GeminiStreamTranslator
+    api_version = "/v1beta"
+    known_versions = ("/v1", "/v1alpha")
 
     def build_request(
         self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
@@ -203,7 +198,7 @@ class GeminiAdapter(Adapter):
         headers = {"content-type": "application/json"}
         if target.api_key:
             headers["x-goog-api-key"] = target.api_key
-        root = _api_root(target.base_url)
+        root = self.api_root(target.base_url)
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         url = f"{root}/models/{target.upstream_model}:{method}"
         return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
@@ -239,19 +234,3 @@ class GeminiAdapter(Adapter):
             reported=reported_usage(usage) if isinstance(usage, dict) else None,
             metering=metering,
         )
-
-    def stream_translator(
-        self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
-    ) -> StreamTranslator:
-        """A fresh translator for one streamed answer."""
-        return GeminiStreamTranslator(
-            identity=identity, include_usage=include_usage, metering=metering
-        )
-
-    def error_message(self, *, status: int, payload: bytes) -> str:
-        """`error.message` of Google's envelope with its `error.status`; credentials scrubbed."""
-        return envelope_message(status=status, payload=payload)
-
-    def models_url(self, *, base_url: str) -> str:
-        """`<base_url>/v1beta/models`."""
-        return _api_root(base_url) + "/models"

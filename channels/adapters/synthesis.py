@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from channels.adapters.base import (
+    Adapter,
     BadUpstreamResponse,
     Metering,
     ResponseIdentity,
@@ -18,7 +19,7 @@ from channels.adapters.base import (
     UpstreamStreamError,
     Usage,
 )
-from channels.adapters.wire import SSEEvent, SSESplitter, generate_id
+from channels.adapters.wire import SSEEvent, SSESplitter, envelope_message, generate_id
 from config.log_filters import scrub
 
 DONE_EVENT = b"data: [DONE]\n\n"
@@ -274,3 +275,34 @@ class SynthesizedStream(StreamTranslator):
         """One chunk-shaped in-band error event, per protocol §10.3."""
         error = {"message": scrub(message), "type": "upstream_error", "param": None, "code": code}
         return self._chunk([{"index": 0, "delta": {}, "finish_reason": None}], error=error)
+
+
+class TranslatingAdapter(Adapter):
+    """What the translated protocols share: their own stream translator, a versioned API root
+    under the channel's base URL, and errors in an `{"error": {"message", …}}` envelope."""
+
+    translator: type[SynthesizedStream]
+    api_version: str
+    """The path appended to a base URL that does not end in a version already, e.g. `/v1`."""
+    known_versions: tuple[str, ...] = ()
+
+    def api_root(self, base_url: str) -> str:
+        """The versioned API root for a channel's base URL."""
+        root = base_url.rstrip("/")
+        versions = (self.api_version, *self.known_versions)
+        return root if root.endswith(versions) else root + self.api_version
+
+    def stream_translator(
+        self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
+    ) -> StreamTranslator:
+        """A fresh translator for one streamed answer."""
+        return self.translator(identity=identity, include_usage=include_usage, metering=metering)
+
+    def error_message(self, *, status: int, payload: bytes) -> str:
+        """The envelope's `error.message` with its error type or status name; credentials
+        scrubbed."""
+        return envelope_message(status=status, payload=payload)
+
+    def models_url(self, *, base_url: str) -> str:
+        """`<API root>/models`."""
+        return self.api_root(base_url) + "/models"
