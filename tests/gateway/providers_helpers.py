@@ -38,6 +38,18 @@ PIXEL = (  # a 1x1 PNG
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAAB"
     "JRU5ErkJggg=="
 )
+
+
+def image_message(url: str) -> dict[str, Any]:
+    """A user turn with text, a data-URL image and an image at `url`."""
+    content = [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
+        {"type": "image_url", "image_url": {"url": url}},
+    ]
+    return {"role": "user", "content": content}
+
+
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 
 

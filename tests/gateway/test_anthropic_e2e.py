@@ -23,6 +23,7 @@ from tests.gateway.providers_helpers import (
     answer_of,
     cost,
     create,
+    image_message,
     in_band_error,
     provider_channel,
     sent,
@@ -154,13 +155,7 @@ def test_tool_results_go_back_as_tool_result_blocks(gateway):
 
 def test_images_as_base64_and_url_sources(gateway):
     claude(gateway)
-    content = [
-        {"type": "text", "text": "What is in these?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
-    ]
-
-    completion, _ = create(gateway, messages=[{"role": "user", "content": content}])
+    completion, _ = create(gateway, messages=[image_message("https://example.com/cat.jpg")])
 
     assert completion.choices[0].message.content == REPLY
     [body] = messages_sent(gateway)

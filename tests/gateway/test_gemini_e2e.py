@@ -23,6 +23,7 @@ from tests.gateway.providers_helpers import (
     answer_of,
     cost,
     create,
+    image_message,
     in_band_error,
     provider_channel,
     sent,
@@ -153,13 +154,7 @@ def test_foreign_calls_get_the_documented_stand_in_signature(gateway):
 
 def test_images_as_inline_data_and_file_data(gateway):
     gemini(gateway)
-    content = [
-        {"type": "text", "text": "What is in these?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
-    ]
-
-    completion, _ = create(gateway, messages=[{"role": "user", "content": content}])
+    completion, _ = create(gateway, messages=[image_message("https://example.com/cat.png")])
 
     assert completion.choices[0].message.content == REPLY
     parts = requests_sent(gateway)[-1]["body"]["contents"][0]["parts"]
