@@ -292,3 +292,26 @@ def test_overloaded_everywhere_is_a_503_for_the_client(gateway):
     assert caught.value.status_code == 503
     assert caught.value.code == "all_channels_failed"
     assert "overloaded_error" in caught.value.message
+
+
+def test_signed_thinking_round_trips_on_a_tool_use_turn(gateway):
+    claude(gateway, max_output_tokens=4000)
+    reasoning = {"reasoning": {"effort": "medium"}}
+    first, _ = create(gateway, tools=[WEATHER_TOOL], extra_body=reasoning)
+    message = first.choices[0].message
+    [block] = message.model_extra["thinking_blocks"]
+    assert (block["thinking"], block["signature"]) == (THINKING, "EqQBCkgIARABGAIiQFakeSignature")
+    call = message.tool_calls[0]
+    history = [
+        *MESSAGES,
+        message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 18}'},
+    ]
+
+    second, _ = create(gateway, messages=history, tools=[WEATHER_TOOL], extra_body=reasoning)
+
+    assert second.choices[0].finish_reason == "tool_calls"
+    body = messages_sent(gateway)[-1]
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2000}
+    assert [b["type"] for b in body["messages"][1]["content"]] == ["thinking", "tool_use"]
+    assert body["messages"][1]["content"][0] == block
