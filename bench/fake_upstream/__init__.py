@@ -1,4 +1,5 @@
-"""Fake OpenAI-compatible LLM upstream with injectable faults, for tests, the demo and the bench.
+"""Fake LLM upstream speaking OpenAI chat completions, Anthropic Messages and Gemini
+`generateContent`, with injectable faults, for tests, the demo and the bench.
 
 Typical use in a test::
 
