@@ -20,6 +20,10 @@ SUMS = (
     "latency_ms_sum",
 )
 NO_CHANNEL = 0  # channel_id of requests that reached no channel
+# What a dimension rollup row is unique by, and the dimensions it is kept for.
+DIMENSION_KEYS = ("bucket", "dimension", "value")
+ALL = "all"
+DIMENSION_NAMES = (ALL, "model", "provider", "channel", "key", "account")
 
 
 class PendingUsage(models.Model):
@@ -31,19 +35,9 @@ class PendingUsage(models.Model):
         return self.record_id
 
 
-class UsageRollup(models.Model):
-    """Sums of the usage records of one time bucket and one combination of dimensions.
+class UsageColumns(models.Model):
+    """What every rollup row sums: requests, errors, tokens, cost and a latency histogram."""
 
-    Ids are plain integers, not foreign keys: rollups outlive what they describe.
-    """
-
-    bucket = models.DateTimeField()
-    account_id = models.BigIntegerField()
-    key_id = models.BigIntegerField()
-    model = models.CharField(max_length=200)
-    provider = models.CharField(max_length=64)
-    channel_id = models.BigIntegerField(help_text="0 = no channel was reached.")
-    status = models.CharField(max_length=16)
     requests = models.BigIntegerField(default=0)
     errors = models.BigIntegerField(default=0)
     prompt_tokens = models.BigIntegerField(default=0)
@@ -81,6 +75,24 @@ class UsageRollup(models.Model):
     class Meta:
         abstract = True
 
+
+class UsageRollup(UsageColumns):
+    """Sums of the usage records of one time bucket and one combination of dimensions.
+
+    Ids are plain integers, not foreign keys: rollups outlive what they describe.
+    """
+
+    bucket = models.DateTimeField()
+    account_id = models.BigIntegerField()
+    key_id = models.BigIntegerField()
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=64)
+    channel_id = models.BigIntegerField(help_text="0 = no channel was reached.")
+    status = models.CharField(max_length=16)
+
+    class Meta:
+        abstract = True
+
     def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.model} {self.status}"
 
@@ -105,3 +117,38 @@ class DailyUsage(UsageRollup):
             models.Index(fields=["bucket"], name="daily_usage_bucket"),
             models.Index(fields=["account_id", "bucket"], name="daily_usage_account"),
         ]
+
+
+class DimensionRollup(UsageColumns):
+    """Sums of one time bucket per value of one dimension, whatever the others: what the
+    unfiltered overview and reports read. `dimension` "all" holds the bucket's total."""
+
+    bucket = models.DateTimeField()
+    dimension = models.CharField(max_length=16)
+    value = models.CharField(max_length=200, help_text="A model or provider, or an id.")
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.dimension}={self.value}"
+
+
+class HourlyDimensionUsage(DimensionRollup):
+    """Usage per hour and dimension value."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=DIMENSION_KEYS, name="hourly_dimension_usage_unique")
+        ]
+        indexes = [models.Index(fields=["dimension", "bucket"], name="hourly_dimension_time")]
+
+
+class DailyDimensionUsage(DimensionRollup):
+    """Usage per day and dimension value."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=DIMENSION_KEYS, name="daily_dimension_usage_unique")
+        ]
+        indexes = [models.Index(fields=["dimension", "bucket"], name="daily_dimension_time")]

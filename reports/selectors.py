@@ -20,7 +20,15 @@ from billing.selectors import UsageFilters, usage_list
 from channels.models import Channel
 from reports.histogram import BUCKET_FIELDS, percentile
 from reports.locks import snapshot
-from reports.models import NO_CHANNEL, DailyUsage, HourlyUsage, PendingUsage
+from reports.models import (
+    ALL,
+    NO_CHANNEL,
+    DailyDimensionUsage,
+    DailyUsage,
+    HourlyDimensionUsage,
+    HourlyUsage,
+    PendingUsage,
+)
 from reports.ranges import Segment, split_range
 from reports.rollup import latency_bucket_counts
 
@@ -174,6 +182,32 @@ def _raw_sums(
     return summed
 
 
+def _dimension(filters: UsageFilters, groups: tuple[GroupBy, ...]) -> str | None:
+    """The dimension rollup that answers an unfiltered, single grouping; None if none does."""
+    exact = (filters.key, filters.account, filters.model, filters.provider, filters.channel)
+    if len(groups) != 1 or filters.status is not None or any(v is not None for v in exact):
+        return None
+    return ALL if groups[0] in ("day", "hour") else groups[0]
+
+
+def _dimension_sums(
+    segment: Segment, dimension: str, group_by: GroupBy, latency: bool
+) -> Iterable[dict[str, Any]]:
+    """Sums of one dimension's rollup rows over a segment, per group."""
+    model = HourlyDimensionUsage if segment.source == "hour" else DailyDimensionUsage
+    rows = model.objects.filter(dimension=dimension)
+    if segment.start is not None:
+        rows = rows.filter(bucket__gte=segment.start)
+    if segment.end is not None:
+        rows = rows.filter(bucket__lt=segment.end)
+    group = _group_expression(group_by, "bucket") if dimension == ALL else F("value")
+    sums = {counter: Sum(counter) for counter in (COUNTERS if latency else BASIC_COUNTERS)}
+    summed: Iterable[dict[str, Any]] = (
+        rows.annotate(group0=group).values("group0").order_by().annotate(cost=Sum("cost"), **sums)
+    )
+    return summed
+
+
 def _segment_sums(
     filters: UsageFilters, segment: Segment, groups: tuple[GroupBy, ...], latency: bool
 ) -> Iterable[dict[str, Any]]:
@@ -182,8 +216,12 @@ def _segment_sums(
     if segment.source == "raw":
         yield from _raw_sums(usage_list(filters=bounded), groups, latency)
         return
-    rollups = _filtered_rollup(_ROLLUPS[segment.source], filters, segment)
-    yield from _rollup_sums(rollups, groups, latency)
+    dimension = _dimension(filters, groups)
+    if dimension is not None:
+        yield from _dimension_sums(segment, dimension, groups[0], latency)
+    else:
+        rollups = _filtered_rollup(_ROLLUPS[segment.source], filters, segment)
+        yield from _rollup_sums(rollups, groups, latency)
     queued = usage_list(filters=bounded).filter(pk__in=PendingUsage.objects.values("record_id"))
     yield from _raw_sums(queued, groups, latency)
 
@@ -194,6 +232,8 @@ def _group_value(group_by: GroupBy, value: Any) -> Any:
         return (value.date() if isinstance(value, datetime) else value).isoformat()
     if group_by == "hour":
         return value.isoformat()
+    if group_by in ("channel", "key", "account") and isinstance(value, str):
+        value = int(value)  # from a dimension rollup's text column
     if group_by == "channel":
         return None if value in (None, NO_CHANNEL) else value
     return value
@@ -264,16 +304,9 @@ def usage_summary(
 def usage_breakdown(
     *, filters: UsageFilters, group_bys: tuple[GroupBy, ...], limit: int
 ) -> dict[GroupBy, UsageSummary]:
-    """The top `limit` groups of each grouping, from one pass over the sums."""
-    by_group, total = _collect(filters, group_bys, latency=False)
+    """The top `limit` groups (by cost, then requests) of each grouping."""
     breakdown = {}
-    for index, group_by in enumerate(group_bys):
-        merged: dict[Any, UsageSums] = {}
-        for values, sums in by_group.items():
-            merged.setdefault(values[index], UsageSums(group=values[index])).merge(sums)
-        top = sorted(
-            merged.values(), key=lambda sums: (-sums.cost, -sums.requests, str(sums.group))
-        )
-        rows = _ordered(group_by, top[:limit])
-        breakdown[group_by] = UsageSummary(group_by=group_by, then_by=None, rows=rows, total=total)
+    for group_by in group_bys:
+        summary = usage_summary(filters=filters, group_by=group_by)
+        breakdown[group_by] = replace(summary, rows=summary.rows[:limit])
     return breakdown

@@ -1,12 +1,20 @@
 """The rollup: queued records summed per hour and day, late records in their own hour, once."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Sum
 
 from billing.models import UsageRecord
-from reports.models import DailyUsage, HourlyUsage, PendingUsage
+from reports.models import (
+    DailyDimensionUsage,
+    DailyUsage,
+    HourlyDimensionUsage,
+    HourlyUsage,
+    PendingUsage,
+)
 from reports.rollup import usage_rollup_run
 from reports.tasks import rollup_usage
 from tests.factories import UsageRecordFactory
@@ -70,3 +78,38 @@ def test_records_of_one_hour_and_dimensions_add_up_in_one_row(db):
     row = HourlyUsage.objects.get()
     assert row.requests == 2
     assert row.lat_00 + row.lat_01 == 2  # both under 50 ms
+
+
+def _by_dimension(model):
+    return sorted(
+        model.objects.values_list("bucket", "dimension", "value", "requests", "cost", "lat_05")
+    )
+
+
+def test_dimension_rollups_hold_the_same_sums_per_value(db):
+    records = spread_records(START, count=30)
+    usage_rollup_run()
+
+    totals = HourlyDimensionUsage.objects.filter(dimension="all")
+    assert sum(row.requests for row in totals) == 30
+    by_key = DailyDimensionUsage.objects.filter(dimension="key")
+    assert {int(row.value) for row in by_key} == {record.key_id for record in records}
+    channels = DailyDimensionUsage.objects.filter(dimension="channel")
+    assert "0" in {row.value for row in channels}  # requests that reached no channel
+    for dimension in ("model", "provider", "account"):
+        rows = DailyDimensionUsage.objects.filter(dimension=dimension)
+        assert sum(row.cost for row in rows) == sum(record.cost for record in records)
+
+
+def test_the_migration_fills_dimension_rollups_from_the_combined_ones(db):
+    spread_records(START, count=30)
+    usage_rollup_run()
+    expected = _by_dimension(HourlyDimensionUsage), _by_dimension(DailyDimensionUsage)
+    HourlyDimensionUsage.objects.all().delete()
+    DailyDimensionUsage.objects.all().delete()
+
+    migration = importlib.import_module("reports.migrations.0002_dimension_rollups")
+    with connection.schema_editor() as editor:
+        migration.fill_from_rollups(None, editor)
+
+    assert (_by_dimension(HourlyDimensionUsage), _by_dimension(DailyDimensionUsage)) == expected
