@@ -62,9 +62,11 @@ def _sampling(body: Mapping[str, Any], payload: dict[str, Any]) -> None:
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not isinstance(temperature, bool):
         payload["temperature"] = min(float(temperature), MAX_TEMPERATURE)
-    for name in ("top_p", "top_k"):
-        if body.get(name) is not None:
-            payload[name] = body[name]
+    if body.get("top_p") is not None:
+        payload["top_p"] = body["top_p"]
+    top_k = body.get("top_k")
+    if isinstance(top_k, int) and top_k > 0:  # vLLM's -1 ("off") is no value for Anthropic
+        payload["top_k"] = top_k
 
 
 def _tools(body: Mapping[str, Any], payload: dict[str, Any]) -> None:

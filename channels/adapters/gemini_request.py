@@ -84,6 +84,8 @@ def _generation_config(body: Mapping[str, Any], default_max: int | None) -> dict
         for field, name in GENERATION_FIELDS.items()
         if body.get(field) is not None
     }
+    if config.get("topK", 1) < 1:  # vLLM's -1 ("off") is no value for Gemini
+        del config["topK"]
     explicit = body.get("max_completion_tokens") or body.get("max_tokens")
     if explicit or default_max:
         config["maxOutputTokens"] = explicit or default_max

@@ -235,6 +235,7 @@ def test_sampling_stop_and_user():
     assert payload["metadata"] == {"user_id": "u-1"}
     assert "seed" not in payload
     assert built(stop=["a", "b"])["stop_sequences"] == ["a", "b"]
+    assert "top_k" not in built(top_k=-1), "vLLM's 'off' means leave it out"
 
 
 @pytest.mark.parametrize(

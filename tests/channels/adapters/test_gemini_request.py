@@ -187,6 +187,10 @@ def test_generation_config():
     }
 
 
+def test_top_k_off_is_left_out():
+    assert "generationConfig" not in built(top_k=-1)
+
+
 def test_json_schema_and_the_models_default_budget():
     schema = {
         "type": "object",
