@@ -18,6 +18,8 @@ DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,(?P
 UNSUPPORTED_PART = "Content parts of type '{kind}' cannot be sent to this model's provider."
 TOOL_CHOICES = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
 EMPTY_SCHEMA = {"type": "object", "properties": {}}
+OPENING_TURN = "."
+"""The user turn put first when a conversation opens with the assistant (or has none)."""
 
 Block = dict[str, Any]
 Turn = dict[str, Any]
@@ -140,7 +142,11 @@ def _conversation(messages: list[Any]) -> tuple[list[Block], list[Turn]]:
             _append(turns, "user", [_tool_result(message)], results=True)
         else:
             _append(turns, "user", _user_blocks(message.get("content"), param))
-    return system, [turn for turn in turns if turn["content"]]
+    turns = [turn for turn in turns if turn["content"]]
+    if not turns or turns[0]["role"] != "user":
+        # Anthropic refuses a conversation that does not open with the user.
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": OPENING_TURN}]})
+    return system, turns
 
 
 def _append(turns: list[Turn], role: str, blocks: list[Block], *, results: bool = False) -> None:

@@ -86,6 +86,19 @@ def test_system_and_developer_messages_anywhere_become_the_system_blocks():
     assert [turn["role"] for turn in payload["messages"]] == ["user"]
 
 
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "system", "content": "Only rules."}],
+        [{"role": "assistant", "content": "Hi!"}, USER],
+    ],
+    ids=["system-only", "assistant-first"],
+)
+def test_a_conversation_always_opens_with_a_user_turn(messages):
+    first = built(messages)["messages"][0]
+    assert first == {"role": "user", "content": [{"type": "text", "text": "."}]}
+
+
 def test_consecutive_same_role_turns_are_merged():
     payload = built(
         [USER, {"role": "user", "content": "Again"}, {"role": "assistant", "content": ""}]
