@@ -9,6 +9,7 @@ import orjson
 from channels.adapters.anthropic_request import (
     DATA_URL,
     DEFAULT_MAX_TOKENS,
+    OPENING_TURN,
     arguments_object,
     max_tokens_of,
 )
@@ -132,7 +133,10 @@ def _conversation(messages: list[Any]) -> tuple[list[Part], list[Turn]]:
         else:
             param = f"messages[{position}]"
             _append(contents, "user", _user_parts(message.get("content"), param))
-    return system, [turn for turn in contents if turn["parts"]]
+    contents = [turn for turn in contents if turn["parts"]]
+    if not contents:  # only system messages: Gemini needs some content
+        contents.append({"role": "user", "parts": [{"text": OPENING_TURN}]})
+    return system, contents
 
 
 def _append(contents: list[Turn], role: str, parts: list[Part]) -> None:

@@ -67,6 +67,11 @@ def test_system_instruction_roles_and_merged_turns():
     ]
 
 
+def test_system_only_conversations_get_a_user_turn():
+    payload = built([{"role": "system", "content": "Only rules."}])
+    assert payload["contents"] == [{"role": "user", "parts": [{"text": "."}]}]
+
+
 def test_parts_images_audio_video_and_files():
     content = [
         {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AAAA"}},
