@@ -14,9 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.fake_upstream.dialects import THINKING_TEXT, Dialect, Target
+from bench.fake_upstream.dialects import Dialect, Target
 from bench.fake_upstream.faults import Fault
-from bench.fake_upstream.openai_dialect import ChatPlan, RequestError, dumps, plan_chat
+from bench.fake_upstream.openai_dialect import (
+    THINKING_TEXT,
+    ChatPlan,
+    RequestError,
+    dumps,
+    plan_chat,
+)
 from bench.fake_upstream.sse import STREAM_ERROR_MESSAGE, Event
 
 VERSION_HEADER = "anthropic-version"

@@ -33,9 +33,6 @@ from bench.fake_upstream.sse import (
     stream_events,
 )
 
-THINKING_TEXT = "The user wants a short friendly answer, so I will greet them."
-"""The reasoning every dialect returns when asked to think."""
-
 
 @dataclass(frozen=True, slots=True)
 class Target:

@@ -13,9 +13,16 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.fake_upstream.dialects import THINKING_TEXT, Dialect, Target
+from bench.fake_upstream.dialects import Dialect, Target
 from bench.fake_upstream.faults import Fault
-from bench.fake_upstream.openai_dialect import ChatPlan, RequestError, ToolCall, dumps, plan_chat
+from bench.fake_upstream.openai_dialect import (
+    THINKING_TEXT,
+    ChatPlan,
+    RequestError,
+    ToolCall,
+    dumps,
+    plan_chat,
+)
 from bench.fake_upstream.sse import STREAM_ERROR_MESSAGE, Event
 
 GENERATE = "generateContent"

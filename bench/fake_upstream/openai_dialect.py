@@ -21,6 +21,9 @@ SYSTEM_FINGERPRINT = "fp_fake_upstream"
 MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o4-mini", "fake-model")
 MODEL_CREATED = 1_700_000_000
 
+THINKING_TEXT = "The user wants a short friendly answer, so I will greet them."
+"""The reasoning every dialect returns when asked to think."""
+
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -67,11 +70,11 @@ class ChatPlan:
         """Return the OpenAI ``usage`` object for this completion."""
         return {
             "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "completion_tokens": self.completion_tokens + self.reasoning_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens + self.reasoning_tokens,
             "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": self.reasoning_tokens,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -202,6 +205,18 @@ def _content_words(messages: list[Any], fault: Fault) -> list[str] | None:
     return message_text(users[-1].get("content")).split() if users else []
 
 
+def asks_reasoning(body: dict[str, Any]) -> bool:
+    """Whether an OpenAI-style request asks for reasoning (`reasoning_effort`, or OpenRouter's
+    `reasoning` object not switched off)."""
+    effort = body.get("reasoning_effort")
+    if isinstance(effort, str):
+        return effort != "none"
+    asked = body.get("reasoning")
+    if not isinstance(asked, dict) or not asked:
+        return False
+    return asked.get("enabled") is not False and asked.get("effort") != "none"
+
+
 def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
     """Validate a chat request and decide the full answer; raise RequestError on bad input."""
     messages = body.get("messages")
@@ -247,6 +262,7 @@ def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
         include_usage=include_usage,
         send_usage=not fault.no_usage,
         cached_tokens=min(fault.cached_tokens, prompt_tokens),
+        reasoning=THINKING_TEXT if asks_reasoning(body) else None,
     )
 
 
@@ -260,6 +276,8 @@ def completion_body(plan: ChatPlan) -> bytes:
     choices = []
     for index, pieces in enumerate(plan.pieces):
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+        if plan.reasoning:
+            message["reasoning"] = plan.reasoning  # vLLM's spelling
         if plan.tool_call is None:
             message["content"] = "".join(pieces)
         else:

@@ -54,6 +54,9 @@ def stream_events(plan: ChatPlan) -> list[Event]:
         return f"{head}{choice}{tail}".encode()
 
     events: list[Event] = [(False, event(i, _role_delta(plan, i))) for i in range(len(plan.pieces))]
+    if plan.reasoning:
+        reasoning = f'{{"reasoning":{dumps(plan.reasoning)}}}'  # vLLM's spelling
+        events.extend((False, event(i, reasoning)) for i in range(len(plan.pieces)))
     render = _content_delta if plan.tool_call is None else _arguments_delta
     steps = max((len(pieces) for pieces in plan.pieces), default=0)
     for step in range(steps):
