@@ -213,7 +213,7 @@ class AnthropicAdapter(TranslatingAdapter):
                 draft.text.append(str(block.get("text") or ""))
             elif kind == "tool_use":
                 arguments = orjson.dumps(block.get("input") or {}).decode()
-                call = {"name": block.get("name"), "arguments": arguments}
+                call = {"name": str(block.get("name") or ""), "arguments": arguments}
                 draft.tool_calls.append(
                     {"id": block.get("id"), "type": "function", "function": call}
                 )
