@@ -1,18 +1,21 @@
 """Writes to billing: accounts, the credit ledger and API keys."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from django.db import connections, router, transaction
 from django.db.models import AutoField, F, Model, Q
 from django.utils import timezone
 
 from billing.budget_mirror import budget_observed
-from billing.budgets import AccountBudget, BudgetMoves, KeyBudget, reservations_take
+from billing.budget_moves import BudgetMoves
+from billing.budgets import AccountBudget, KeyBudget
 from billing.keys import generate_key
 from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageRecord
+from billing.reservations import reservations_take
 
 DEFAULT_ACCOUNT_NAME = "default"
 
@@ -155,11 +158,19 @@ class UsageWritten:
 
 
 @transaction.atomic
-def usage_records_save(*, records: Sequence[UsageRecord]) -> UsageWritten:
+def usage_records_save(
+    *,
+    records: Sequence[UsageRecord],
+    reservations: Literal["database", "redis"] = "database",
+    limit_resets: Mapping[int, str] | None = None,
+) -> UsageWritten:
     """Store new usage records, charge their costs to the ledger and the keys' period spend,
     and give back their database reservations, all in one transaction.
 
-    A record whose id is already stored is skipped, so a retried batch never charges twice.
+    With `reservations="redis"` there are none in the database to give back; the budgets
+    written are read back instead, for Redis to catch up with. `limit_resets` (key id → reset)
+    saves reading the keys' reset periods. A record whose id is already stored is skipped, so a
+    retried batch never charges twice.
     """
     stored = set(
         UsageRecord.objects.filter(pk__in=[record.pk for record in records]).values_list(
@@ -187,11 +198,14 @@ def usage_records_save(*, records: Sequence[UsageRecord]) -> UsageWritten:
     moves = BudgetMoves()
     for record in new:
         moves.charge(record)
-    for account_id, key_id, amount in reservations_take(Q(pk__in=[r.pk for r in new])):
-        moves.release(account_id, key_id, amount)
-    now = timezone.now()
+    if reservations == "database":
+        for account_id, key_id, amount in reservations_take(Q(pk__in=[r.pk for r in new])):
+            moves.release(account_id, key_id, amount)
+    accounts, keys = moves.apply(
+        timezone.now(), limit_resets=limit_resets, report=reservations == "redis"
+    )
     return UsageWritten(
         requests=[(record.pk, record.account_id, record.key_id) for record in new],
-        accounts=moves.apply_to_accounts(),
-        keys=moves.apply_to_keys(now),
+        accounts=accounts,
+        keys=keys,
     )

@@ -82,6 +82,7 @@ class UsageDraft:
     user: str = ""
     # For logs, metrics and the rate limits only, not stored on the record:
     key_prefix: str = ""
+    limit_reset: str = ""
     channel_name: str = ""
     tokens_charge: Charge | None = None
 

@@ -12,7 +12,9 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, close_old_connections, connections
 
 from billing.budget_mirror import budget_observed
@@ -101,21 +103,25 @@ class UsageRecorder:
 
     def _store(self, batch: list[UsageDraft]) -> None:
         """Store a batch; wait out database outages, set aside a record the database refuses."""
+        resets = {draft.key_id: draft.limit_reset for draft in batch}
         try:
-            self._save_retrying([UsageRecord(**draft.record_fields()) for draft in batch])
+            self._save_retrying([UsageRecord(**draft.record_fields()) for draft in batch], resets)
         except (IntegrityError, DataError):
             for draft in batch:
                 try:
-                    self._save_retrying([UsageRecord(**draft.record_fields())])
+                    self._save_retrying([UsageRecord(**draft.record_fields())], resets)
                 except (IntegrityError, DataError):
                     logger.exception("usage record refused by the database: %r", draft)
 
     @staticmethod
-    def _save_retrying(records: list[UsageRecord]) -> None:
+    def _save_retrying(records: list[UsageRecord], limit_resets: dict[int, str]) -> None:
+        reservations: Literal["database", "redis"] = "redis" if settings.REDIS_URL else "database"
         while True:
             try:
                 close_old_connections()
-                written = usage_records_save(records=records)
+                written = usage_records_save(
+                    records=records, reservations=reservations, limit_resets=limit_resets
+                )
                 break
             except (IntegrityError, DataError):
                 raise

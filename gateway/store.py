@@ -22,8 +22,8 @@ from billing.budgets import (
     account_budget,
     key_budget,
 )
-from billing.budgets import reserve_in_database as reserve_in_database_now
 from billing.models import Account, ApiKey
+from billing.reservations import reserve_in_database as reserve_in_database_now
 from billing.selectors import api_key_by_hash, key_summary, usage_record_of_key
 from channels.selectors import channel_api_key, served_models
 from gateway.schemas import KeyContext, Offer

@@ -130,6 +130,7 @@ class ChatCompletionsView(GatewayApiView):
             key_id=key.key_id,
             model="",
             key_prefix=key.prefix,
+            limit_reset=key.limit_reset,
         )
         try:
             return await self._complete(request, key, draft, started)

@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from billing.budgets import Hold, reservations_expire, reserve_in_database
+from billing.budgets import Hold
 from billing.models import Account, ApiKey, LimitReset, Reservation
 from billing.periods import period_end, period_start
+from billing.reservations import reservations_expire, reserve_in_database
 from billing.selectors import key_limit_remaining, key_period_spend
 from billing.services import account_create, account_credit, api_key_create, usage_records_save
 from tests.factories import UsageRecordFactory
@@ -104,8 +105,22 @@ def test_writing_the_usage_record_charges_the_cost_and_releases_the_reservation(
     assert (account.balance, account.reserved) == (Decimal("99.5"), Decimal(0))
     assert (key.spend_in_period, key.reserved) == (Decimal("0.5"), Decimal(0))
     assert written.requests == [("req_1", key.account_id, key.pk)]
-    assert [budget.balance for budget in written.accounts] == [Decimal("99.5")]
     assert key_limit_remaining(key=key) == Decimal("4.5")
+
+
+def test_with_redis_reservations_the_written_budgets_are_reported_for_the_mirror():
+    key = _key(spend_limit="5", limit_reset=LimitReset.MONTHLY)
+    record = UsageRecordFactory.build(id="req_1", key=key, account=key.account, cost=Decimal("2"))
+    version_before = Account.objects.get(pk=key.account_id).budget_version
+
+    written = usage_records_save(records=[record], reservations="redis")
+
+    key.refresh_from_db()
+    [account] = written.accounts
+    [spent] = written.keys
+    assert (account.balance, account.version) == (Decimal(98), version_before + 1)
+    assert (spent.spend, spent.version) == (Decimal(2), key.budget_version)
+    assert spent.period == period_start("monthly", datetime.now(UTC))
 
 
 def test_a_new_period_starts_the_key_spend_at_zero():
@@ -120,9 +135,12 @@ def test_a_new_period_starts_the_key_spend_at_zero():
     ApiKey.objects.filter(pk=key.pk).update(period_started_at=key.period_started_at - timedelta(1))
     key.refresh_from_db()
     assert key_period_spend(key=key) == Decimal(0)
-    assert reserve_in_database(
-        hold=_hold(key, "req_new", "0.9"), limit_reset="daily", now=datetime.now(UTC)
-    ) is None
+    assert (
+        reserve_in_database(
+            hold=_hold(key, "req_new", "0.9"), limit_reset="daily", now=datetime.now(UTC)
+        )
+        is None
+    )
     new = UsageRecordFactory.build(id="req_new", key=key, account=key.account, cost=Decimal("0.25"))
     usage_records_save(records=[new])
 
