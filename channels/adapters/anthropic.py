@@ -164,8 +164,9 @@ class AnthropicStreamTranslator(SynthesizedStream):
     def _message_delta(self, event: dict[str, Any], events: list[bytes]) -> None:
         usage = event.get("usage")
         raw = {**self._input, **(usage if isinstance(usage, dict) else {})}
-        reported = reported_usage(raw)
-        self.usage, self.cache_write_tokens = reported.usage, reported.cache_write_tokens
+        if "output_tokens" in raw:  # an upstream that reports no usage is estimated instead
+            reported = reported_usage(raw)
+            self.usage, self.cache_write_tokens = reported.usage, reported.cache_write_tokens
         delta = event.get("delta")
         stop = delta.get("stop_reason") if isinstance(delta, dict) else None
         if stop is not None:

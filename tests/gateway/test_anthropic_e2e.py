@@ -232,13 +232,14 @@ def test_cache_reads_are_part_of_the_prompt_at_the_cached_price(gateway, stream)
     )
 
 
-def test_missing_usage_is_estimated_and_marked(gateway):
+@STREAM
+def test_missing_usage_is_estimated_and_marked(gateway, stream):
     claude(gateway, upstream_model=fault_model(CLAUDE, no_usage=True))
 
-    completion, _ = create(gateway)
+    answer = answer_of(gateway, stream=stream)
 
-    assert completion.choices[0].message.content == REPLY
-    assert completion.usage.completion_tokens > 0
+    assert answer["text"] == REPLY
+    assert answer["usage"].completion_tokens > 0
     record = gateway.record()
     assert record.usage_source == "estimated"
     assert record.cost > 0

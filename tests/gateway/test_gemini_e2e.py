@@ -253,3 +253,16 @@ def test_a_refused_key_is_not_shown_as_the_clients(gateway):
 
     assert caught.value.status_code not in (401, 403)
     assert "credentials were refused" in caught.value.message
+
+
+@STREAM
+def test_missing_usage_is_estimated_and_marked(gateway, stream):
+    gemini(gateway, upstream_model=fault_model(GEMINI, no_usage=True))
+
+    answer = answer_of(gateway, stream=stream)
+
+    assert answer["text"] == REPLY
+    assert answer["usage"].completion_tokens > 0
+    record = gateway.record()
+    assert record.usage_source == "estimated"
+    assert record.cost > 0
