@@ -235,6 +235,10 @@ class AnthropicAdapter(TranslatingAdapter):
         return completion_response(
             identity=identity,
             choices=[draft],
-            reported=reported_usage(usage) if isinstance(usage, dict) else None,
+            reported=(
+                reported_usage(usage)
+                if isinstance(usage, dict) and "output_tokens" in usage
+                else None
+            ),
             metering=metering,
         )

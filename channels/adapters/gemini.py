@@ -231,6 +231,10 @@ class GeminiAdapter(TranslatingAdapter):
         return completion_response(
             identity=identity,
             choices=drafts,
-            reported=reported_usage(usage) if isinstance(usage, dict) else None,
+            reported=(
+                reported_usage(usage)
+                if isinstance(usage, dict) and "promptTokenCount" in usage
+                else None
+            ),
             metering=metering,
         )

@@ -132,9 +132,9 @@ def test_stop_reasons(stop, finish):
     )
 
 
-def test_missing_usage_is_estimated_from_the_generated_text():
-    answer = message({"type": "text", "text": "Hello there"})
-    del answer["usage"]
+@pytest.mark.parametrize("usage", [None, {}], ids=["absent", "empty"])
+def test_missing_usage_is_estimated_from_the_generated_text(usage):
+    answer = message({"type": "text", "text": "Hello there"}, usage=usage)
 
     result, body = translate(answer)
 

@@ -127,8 +127,11 @@ def test_a_blocked_prompt_is_a_content_filter_finish():
     assert choice["message"]["content"] == ""
 
 
-def test_missing_usage_is_estimated():
-    result, _ = translate({"candidates": [candidate({"text": "Hello there"})]})
+@pytest.mark.parametrize("usage", [None, {}], ids=["absent", "empty"])
+def test_missing_usage_is_estimated(usage):
+    result, _ = translate(
+        {"candidates": [candidate({"text": "Hello there"})], "usageMetadata": usage}
+    )
     expected = estimate_usage(prompt_tokens=PROMPT_ESTIMATE, completion_chars=11)
     assert (result.usage, result.usage_estimated) == (expected, True)
 
