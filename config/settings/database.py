@@ -8,6 +8,10 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default=_SQLITE_DEFAULT)}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The gateway, the worker and beat share one file: wait for locks and let readers run.
+    # Connections stay open for the life of the thread that made them (the gateway's few
+    # long-lived pool and writer threads): a new SQLite connection per request cost more than
+    # the request's own database work.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

@@ -10,11 +10,13 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from billing.models import Account, ApiKey, LedgerEntry, Reservation
+from billing.models import Account, ApiKey, LedgerEntry, Reservation, UsageRecord
 from billing.pricing import Prices, usage_cost
 from billing.services import account_create, account_credit, api_key_create
 from channels.adapters.base import Usage
+from config.redis import sync_redis
 from gateway.estimate import estimate_prompt_tokens
+from tests.gateway.conftest import Gateway
 
 MAX_TOKENS = 100
 BODY = {
@@ -52,12 +54,15 @@ def _nothing_left_reserved(account: Account, reservations: str) -> bool:
     if reservations == "database":
         account.refresh_from_db()
         return account.reserved == 0 and not Reservation.objects.exists()
-    client = cache._cache.get_client()  # the suite's real Redis
+    client = sync_redis()  # the suite's real Redis
+    assert client is not None
     total = client.hget(f"switchyard:budget:account:{account.pk}:amounts", "total")
     return total in {None, b"0"}
 
 
-def _assert_no_overspend(gateway, responses, budget: Decimal) -> list:
+def _assert_no_overspend(
+    gateway: Gateway, responses: list[httpx.Response], budget: Decimal
+) -> list[UsageRecord]:
     ok = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code != 200]
     assert len(ok) == 10
