@@ -114,10 +114,24 @@ async def admit_rate(key: KeyContext, chat: ChatRequest, prompt_tokens: int) -> 
 
 def worst_case_cost(chat: ChatRequest, plan: list[Offer], prompt_tokens: int) -> Decimal:
     """The most the request can cost on any offer of its plan: the prompt estimate plus
-    `max_tokens` (or GATEWAY_DEFAULT_MAX_TOKENS) per choice, at that offer's prices."""
-    completion = (chat.max_output_tokens or settings.GATEWAY_DEFAULT_MAX_TOKENS) * max(chat.n, 1)
-    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
-    return max((usage_cost(usage, offer_prices(offer)) for offer in plan), default=Decimal(0))
+    `max_tokens` — else the channel model's `max_output_tokens`, else
+    GATEWAY_DEFAULT_MAX_TOKENS — per choice, at that offer's prices."""
+    choices = max(chat.n, 1)
+    default = settings.GATEWAY_DEFAULT_MAX_TOKENS
+    return max(
+        (
+            usage_cost(
+                Usage(
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=choices
+                    * (chat.max_output_tokens or offer.max_output_tokens or default),
+                ),
+                offer_prices(offer),
+            )
+            for offer in plan
+        ),
+        default=Decimal(0),
+    )
 
 
 async def reserve(
