@@ -16,7 +16,8 @@ from billing.selectors import UsageFilters
 from channels.money import format_money
 from reports.selectors import REPORT_GROUPS, TOKEN_FIELDS, UsageSums, usage_summary
 
-REPORT_COLUMNS = ("group", "name", "requests", "errors", *TOKEN_FIELDS, "cost")
+FIGURE_COLUMNS = ("requests", "errors", *TOKEN_FIELDS, "cost")
+REPORT_COLUMNS = ("group", "name", *FIGURE_COLUMNS)
 
 
 def report_figures(sums: UsageSums) -> dict[str, Any]:

@@ -14,21 +14,11 @@ from billing.selectors import UsageFilters
 from billing.services import account_credit
 from dashboard.forms import CreditForm
 from dashboard.selectors import month_bounds, statement
-from reports.api import csv_text, report_figures
+from reports.api import FIGURE_COLUMNS, csv_text, report_figures
 from reports.selectors import usage_summary
 
 LEDGER_LENGTH = 50
-STATEMENT_COLUMNS = (
-    "day",
-    "model",
-    "requests",
-    "errors",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "cost",
-)
+STATEMENT_COLUMNS = ("day", "model", *FIGURE_COLUMNS)
 
 
 def _month(request: HttpRequest) -> date:
