@@ -162,3 +162,16 @@ def test_a_key_spent_up_yesterday_is_admitted_again_today(gateway, reservations)
     stored.refresh_from_db()
     assert stored.spend_in_period == gateway.record().cost
     assert Decimal(summary["limit_remaining"]) <= Decimal("0.01")
+
+
+def test_credit_added_after_a_refusal_is_usable_at_once(gateway, reservations):
+    gateway.channel("main")
+    account = account_create(name="topped-up")
+    _, key = api_key_create(account=account, name="k")
+
+    with gateway.http(key) as client:
+        refused = client.post("/v1/chat/completions", json=BODY)
+        account_credit(account=account, amount=Decimal(1))
+        served = client.post("/v1/chat/completions", json=BODY)
+
+    assert (refused.status_code, served.status_code) == (402, 200)
