@@ -1,22 +1,22 @@
 """The rollup: consume queued usage records into hourly and daily sums, each record once.
 
-One batch is one transaction: the queued records are summed per hour (and per day) by the
-database itself (`INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE` adding to the stored
-sums) and their queue rows deleted, all in one snapshot, so a record is counted exactly once.
+One batch is one transaction: the queued records are summed per hour into a temporary table
+by the database itself, each rollup adds those sums to its rows (`INSERT … SELECT … GROUP BY …
+ON CONFLICT DO UPDATE`), and the queue rows are deleted, all in one snapshot, so a record is
+counted exactly once.
 """
 
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Coalesce, TruncDay, TruncHour
+from django.db.models import Count, F, Model, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncHour
 
 from billing.models import UsageRecord, UsageStatus
 from reports.histogram import BUCKET_FIELDS, LATENCY_BOUNDS_MS
 from reports.locks import rollup_lock, snapshot
 from reports.models import (
     ALL,
-    DIMENSION_KEYS,
     DIMENSION_NAMES,
     DIMENSIONS,
     NO_CHANNEL,
@@ -30,10 +30,9 @@ from reports.models import (
 
 ROLLUP_BATCH = 20_000
 COUNTED = SUMS + BUCKET_FIELDS
-TABLES = (
-    (TruncHour, HourlyUsage, HourlyDimensionUsage),
-    (TruncDay, DailyUsage, DailyDimensionUsage),
-)
+BATCH_TABLE = "reports_rollup_batch"  # temporary, per connection
+# (column, SQL expression over the source, grouped by it)
+Key = tuple[str, str, bool]
 
 
 def latency_bucket_counts() -> dict[str, Count]:
@@ -64,76 +63,90 @@ def _sums() -> dict[str, Any]:
     return sums
 
 
-def _grouped_sums(records: QuerySet[UsageRecord], keys: dict[str, Any]) -> QuerySet[Any]:
-    """Records summed per the given keys (annotations named `r_<rollup column>`)."""
-    grouped: QuerySet[Any] = records.order_by().annotate(**keys).values(*keys).annotate(**_sums())
-    return grouped
-
-
-def _channel_id() -> Coalesce:
-    """The record's channel id, NO_CHANNEL for none."""
-    return Coalesce("channel_id", Value(NO_CHANNEL))
-
-
-def _dimension_value(dimension: str) -> Any:
-    """What a record is counted under in a dimension rollup (as text)."""
-    text: CharField[Any, Any] = CharField()
-    return {
-        ALL: Value("", output_field=text),
-        "model": F("model"),
-        "provider": F("provider"),
-        "channel": Cast(_channel_id(), output_field=text),
-        "key": Cast("key_id", output_field=text),
-        "account": Cast("account_id", output_field=text),
-    }[dimension]
-
-
-def _dimension_select(
-    records: QuerySet[UsageRecord], truncate: Any, dimension: str
-) -> QuerySet[Any]:
-    """Records summed per bucket and value of one dimension."""
-    return _grouped_sums(
-        records,
-        {
-            "r_bucket": truncate("created_at"),
-            "r_dimension": Value(dimension, output_field=CharField()),
-            "r_value": _dimension_value(dimension),
-        },
-    )
-
-
-def _rollup_select(records: QuerySet[UsageRecord], truncate: Any) -> QuerySet[Any]:
-    """Records summed per bucket and combination of dimensions."""
+def _rollup_select(records: QuerySet[UsageRecord]) -> QuerySet[Any]:
+    """Records summed per hour and combination of dimensions (columns named `r_<column>`)."""
     dimensions = {
-        "r_bucket": truncate("created_at"),
+        "r_bucket": TruncHour("created_at"),
         "r_account_id": F("account_id"),
         "r_key_id": F("key_id"),
         "r_model": F("model"),
         "r_provider": F("provider"),
-        "r_channel_id": _channel_id(),
+        "r_channel_id": Coalesce("channel_id", Value(NO_CHANNEL)),
         "r_status": F("status"),
     }
-    return _grouped_sums(records, dimensions)
-
-
-def _add_to(model: type[Any], select: QuerySet[Any], unique: tuple[str, ...]) -> None:
-    """INSERT the selected sums into a rollup table, adding them to the row with the same
-    `unique` columns when there is one."""
-    sql, params = select.query.get_compiler(connection=connection).as_sql()
-    names = list(select.query.annotation_select)
-    if select.query.values_select or sorted(names) != sorted(f"r_{c}" for c in unique + COUNTED):
+    grouped: QuerySet[Any] = (
+        records.order_by().annotate(**dimensions).values(*dimensions).annotate(**_sums())
+    )
+    names = list(grouped.query.annotation_select)
+    if grouped.query.values_select or names != [f"r_{c}" for c in DIMENSIONS + COUNTED]:
         raise RuntimeError(f"unexpected rollup select columns: {names}")
+    return grouped
+
+
+def _upsert(target: type[Model], keys: list[Key], source: str, prefix: str) -> None:
+    """Sum the source's rows per key into `target`, adding to the rows it already holds."""
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = [quote(name.removeprefix("r_")) for name in names]
-    counted = [quote(name) for name in COUNTED]
-    additions = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in counted)
+    table = quote(target._meta.db_table)
+    columns = [quote(column) for column, _, _ in keys] + [quote(name) for name in COUNTED]
+    select = [expression for _, expression, _ in keys]
+    select += [f"SUM({prefix}{name})" for name in COUNTED]
+    groups = [str(position) for position, key in enumerate(keys, start=1) if key[2]]
+    additions = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNTED
+    )
+    unique = ", ".join(quote(column) for column, _, _ in keys)
+    # "WHERE true" tells SQLite that ON starts the upsert, not a join constraint.
     statement = (
-        f"INSERT INTO {table} ({', '.join(columns)}) {sql} "
-        f"ON CONFLICT ({', '.join(quote(name) for name in unique)}) DO UPDATE SET {additions}"
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)} "  # noqa: S608
+        f"FROM {source} WHERE true GROUP BY {', '.join(groups)} "
+        f"ON CONFLICT ({unique}) DO UPDATE SET {additions}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(statement)
+
+
+def _day(bucket: str) -> str:
+    """SQL truncating a bucket column to its day (UTC), parameters inlined."""
+    # Django 5 returns (sql, params); the stubs still describe the older string.
+    truncated: Any = connection.ops.datetime_trunc_sql("day", bucket, (), None)
+    sql, params = truncated
+    literals = tuple("NULL" if param is None else f"'{param}'" for param in params)
+    return str(sql % literals)
+
+
+def dimension_upserts(
+    *, source: str, prefix: str, target: type[HourlyDimensionUsage] | type[DailyDimensionUsage]
+) -> None:
+    """Add a source of combined rollup rows to a per-dimension rollup, per value."""
+    bucket = f"{prefix}bucket" if target is HourlyDimensionUsage else _day(f"{prefix}bucket")
+    values = {
+        ALL: ("''", False),
+        "model": (f"{prefix}model", True),
+        "provider": (f"{prefix}provider", True),
+        "channel": (f"CAST({prefix}channel_id AS varchar(200))", True),
+        "key": (f"CAST({prefix}key_id AS varchar(200))", True),
+        "account": (f"CAST({prefix}account_id AS varchar(200))", True),
+    }
+    for dimension in DIMENSION_NAMES:
+        value, grouped = values[dimension]
+        keys = [("bucket", bucket, True), ("dimension", f"'{dimension}'", False)]
+        _upsert(target, [*keys, ("value", value, grouped)], source, prefix)
+
+
+def _add_batch(records: QuerySet[UsageRecord]) -> None:
+    """Add a batch of records to every rollup: summed once per hour into a temporary table,
+    from which each rollup takes its rows."""
+    sql, params = _rollup_select(records).query.get_compiler(connection=connection).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {BATCH_TABLE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {BATCH_TABLE} AS {sql}", params)
+    combined = [(column, f"r_{column}", True) for column in DIMENSIONS]
+    _upsert(HourlyUsage, combined, BATCH_TABLE, "r_")
+    _upsert(DailyUsage, [("bucket", _day("r_bucket"), True), *combined[1:]], BATCH_TABLE, "r_")
+    dimension_upserts(source=BATCH_TABLE, prefix="r_", target=HourlyDimensionUsage)
+    dimension_upserts(source=BATCH_TABLE, prefix="r_", target=DailyDimensionUsage)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {BATCH_TABLE}")
 
 
 def usage_rollup_step(*, batch_size: int = ROLLUP_BATCH) -> int:
@@ -157,12 +170,7 @@ def usage_rollup_step(*, batch_size: int = ROLLUP_BATCH) -> int:
             if last is None
             else PendingUsage.objects.filter(id__lte=last)
         )
-        records = UsageRecord.objects.filter(pk__in=queued.values("record_id"))
-        for truncate, rollup, by_dimension in TABLES:
-            _add_to(rollup, _rollup_select(records, truncate), DIMENSIONS)
-            for dimension in DIMENSION_NAMES:
-                select = _dimension_select(records, truncate, dimension)
-                _add_to(by_dimension, select, DIMENSION_KEYS)
+        _add_batch(UsageRecord.objects.filter(pk__in=queued.values("record_id")))
         consumed, _ = queued.delete()
     return consumed
 

@@ -3,33 +3,15 @@
 from decimal import Decimal
 from django.db import migrations, models
 
-from reports.histogram import BUCKET_FIELDS
-from reports.models import SUMS
-
-VALUES = {
-    "all": "''",
-    "model": "model",
-    "provider": "provider",
-    "channel": "CAST(channel_id AS varchar(200))",
-    "key": "CAST(key_id AS varchar(200))",
-    "account": "CAST(account_id AS varchar(200))",
-}
+from reports.rollup import dimension_upserts
 
 
 def fill_from_rollups(apps, schema_editor):
     """Sum what the combined rollups already hold into the per-dimension ones."""
-    columns = ", ".join(SUMS + BUCKET_FIELDS)
-    sums = ", ".join(f"SUM({column})" for column in SUMS + BUCKET_FIELDS)
-    for source, target in (
-        ("reports_hourlyusage", "reports_hourlydimensionusage"),
-        ("reports_dailyusage", "reports_dailydimensionusage"),
-    ):
-        for dimension, value in VALUES.items():
-            schema_editor.execute(
-                f"INSERT INTO {target} (bucket, dimension, value, {columns}) "
-                f"SELECT bucket, '{dimension}', {value}, {sums} FROM {source} "
-                f"GROUP BY bucket{'' if dimension == 'all' else ', ' + value}"
-            )
+    from reports.models import DailyDimensionUsage, HourlyDimensionUsage
+
+    dimension_upserts(source="reports_hourlyusage", prefix="", target=HourlyDimensionUsage)
+    dimension_upserts(source="reports_dailyusage", prefix="", target=DailyDimensionUsage)
 
 
 class Migration(migrations.Migration):
