@@ -3,8 +3,8 @@
 from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from billing.models import LedgerEntry, UsageRecord
 from billing.selectors import UsageFilters, usage_list
@@ -52,9 +52,17 @@ def usage_explorer(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def usage_detail(request: HttpRequest, record_id: str) -> HttpResponse:
-    """One request: its attempts, tokens, prices, cost, and its ledger charge."""
-    record = get_object_or_404(
-        UsageRecord.objects.select_related("key", "account", "channel"), pk=record_id
+    """One request: its attempts, tokens, prices, cost, and its ledger charge.
+
+    A record deleted by retention answers 404 with its charge, which the ledger keeps.
+    """
+    record = (
+        UsageRecord.objects.select_related("key", "account", "channel").filter(pk=record_id).first()
     )
-    charge = LedgerEntry.objects.filter(request_id=record.pk).first()
+    charge = LedgerEntry.objects.filter(request_id=record_id).select_related("account").first()
+    if record is None:
+        if charge is None:
+            raise Http404("No such request.")
+        context = {"record_id": record_id, "charge": charge}
+        return render(request, "dashboard/usage_pruned.html", context, status=404)
     return render(request, "dashboard/usage_detail.html", {"record": record, "charge": charge})

@@ -97,6 +97,8 @@ def test_every_page_with_traffic_and_charts_drawn(page, live_server, traffic):
     screenshot(page, "channels")
 
     page.get_by_role("link", name="Billing", exact=True).click()
+    assert page.get_by_role("cell", name="$14.1875").is_visible()
+    screenshot(page, "billing")
     page.get_by_role("link", name="acme").click()
     assert page.get_by_test_id("balance").inner_text() == "$14.1875"  # 20 - 5.8125 charged
     screenshot(page, "billing-account")
@@ -168,11 +170,16 @@ def test_create_a_key_see_its_secret_once_and_revoke_it(page, live_server, traff
 
 def test_pages_fit_a_phone_screen(page, live_server, traffic):
     page.set_viewport_size({"width": 390, "height": 844})
-    for path, name in [
+    pages = [
         ("/dashboard/", "phone-overview"),
+        ("/dashboard/channels/", "phone-channels"),
         ("/dashboard/usage/", "phone-usage"),
+        ("/dashboard/usage/req_browser_000/", "phone-usage-detail"),
+        ("/dashboard/billing/", "phone-billing"),
+        (f"/dashboard/billing/{traffic.pk}/", "phone-billing-account"),
         ("/dashboard/keys/", "phone-keys"),
-    ]:
+    ]
+    for path, name in pages:
         page.goto(f"{live_server.url}{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"

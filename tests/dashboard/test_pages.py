@@ -262,3 +262,24 @@ def test_keys_show_spend_bars_and_revoke(staff_browser):
     assert key.revoked
     assert "revoked" in response.content.decode()
     assert revoked.revoked
+
+
+def test_a_pruned_request_shows_its_kept_charge(staff_browser):
+    from billing.services import usage_records_save
+    from reports.retention import usage_prune
+
+    key = ApiKeyFactory()
+    record = UsageRecordFactory.build(
+        key=key, account=key.account, cost=Decimal("0.75"),
+        created_at=timezone.now() - timedelta(days=100),
+    )  # fmt: skip
+    usage_records_save(records=[record])
+    usage_rollup_run()
+    assert usage_prune(days=30) == 1
+
+    response = staff_browser.get(f"/dashboard/usage/{record.pk}/")
+
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "deleted by retention" in html
+    assert "-$0.75" in html
