@@ -55,6 +55,14 @@ FROM (
 ) AS numbers
 """
 
+# Every priced record's charge, as the gateway posts it (balances are left as they are).
+INSERT_CHARGES = """
+INSERT INTO billing_ledgerentry
+    (account_id, kind, amount, usage_record_id, request_id, description, created_at)
+SELECT account_id, 'charge', -cost, id, id, model, created_at
+FROM billing_usagerecord WHERE cost > 0
+"""
+
 INSERT_CHECKS = """
 INSERT INTO channels_healthcheck (channel_id, checked_at, ok, status_code, latency_ms, error)
 SELECT c, %(end)s::timestamptz - m * interval '1 minute', m %% 37 <> 0,
@@ -85,7 +93,8 @@ def generate(
     keys: int = 200,
     channels: int = 12,
 ) -> Dataset:
-    """Accounts, keys, channels with a day of probes, and `records` usage records over `days`.
+    """Accounts, keys, channels with a day of probes, `records` usage records over `days` and
+    their ledger charges.
 
     Like real traffic, a few keys make most requests, each key uses a few models, and each
     model is served by two channels; 4 % of requests fail and 1 % are cancelled.
@@ -130,6 +139,7 @@ def generate(
             last = min(records, first + chunk - 1)
             cursor.execute(INSERT_RECORDS, {**params, "first": first, "last": last})
             print(f"  inserted {last:,} records", flush=True)
+        cursor.execute(INSERT_CHARGES)
         cursor.execute(INSERT_CHECKS, params)
         cursor.execute("ANALYZE")
     return Dataset(

@@ -11,9 +11,12 @@ from django.test import Client
 from django.utils import timezone
 
 from bench.reports.dataset import Dataset, generate
-from billing.models import UsageRecord
+from billing.models import LedgerEntry, UsageRecord
+from billing.selectors import UsageFilters
 from reports.models import PendingUsage
+from reports.retention import usage_prune
 from reports.rollup import usage_rollup_run
+from reports.selectors import usage_summary
 
 TARGET_SECONDS = 0.5
 REPORT_GROUPS = ("day", "model", "provider", "channel", "key", "account")
@@ -94,6 +97,34 @@ def _late_records(data: Dataset, count: int) -> None:
         cursor.execute(INSERT_RECORDS, params)
 
 
+def unchanged_and_kept(pruning: dict[str, Any]) -> bool:
+    """Whether retention left the reports and the ledger as they were."""
+    return bool(pruning["reports_unchanged_by_pruning"] and pruning["ledger_kept_by_pruning"])
+
+
+def _prune(*, days: int) -> dict[str, Any]:
+    """Retention over the big table: what it deleted, how long it took, and that the reports
+    and the ledger did not change."""
+    before = usage_summary(filters=UsageFilters(), group_by="model").total
+    charges = LedgerEntry.objects.count()
+    started = time.perf_counter()
+    deleted = usage_prune(days=days)
+    seconds = time.perf_counter() - started
+    after = usage_summary(filters=UsageFilters(), group_by="model").total
+    unchanged = (after.requests, after.cost) == (before.requests, before.cost)
+    kept = LedgerEntry.objects.count() == charges
+    print(
+        f"retention ({days} days): deleted {deleted:,} records in {seconds:.1f} s; "
+        f"reports unchanged: {unchanged}; ledger kept: {kept}"
+    )
+    return {
+        "pruned_records": deleted,
+        "prune_seconds": round(seconds, 1),
+        "reports_unchanged_by_pruning": unchanged,
+        "ledger_kept_by_pruning": kept,
+    }
+
+
 def run(*, records: int, days: int, late: int, repeat: int) -> dict[str, Any]:
     """Generate the data, roll it up, time every request; print a table and return the figures."""
     if UsageRecord.objects.exists():
@@ -128,15 +159,18 @@ def run(*, records: int, days: int, late: int, repeat: int) -> dict[str, Any]:
     usage_rollup_run()
     late_seconds = time.perf_counter() - started
     print(f"steady state: {queued:,} late records rolled up in {1000 * late_seconds:.0f} ms")
+    records_count = UsageRecord.objects.count()
+    pruning = _prune(days=days * 2 // 3)
     return {
-        "records": UsageRecord.objects.count(),
+        "records": records_count,
         "days": days,
         "insert_seconds": round(data.insert_seconds, 1),
         "rollup_seconds": round(rollup_seconds, 1),
         "rollup_records_per_second": round(rolled / rollup_seconds),
         "late_records": queued,
         "late_rollup_ms": round(1000 * late_seconds),
+        **pruning,
         "target_ms": 1000 * TARGET_SECONDS,
         "requests": rows,
-        "all_met": all(row["met"] for row in rows),
+        "all_met": all(row["met"] for row in rows) and unchanged_and_kept(pruning),
     }
