@@ -58,21 +58,18 @@ def _buckets(start: datetime, now: datetime, step: Step) -> list[datetime]:
 
 
 def usage_series(
-    *, filters: UsageFilters, step: Step, now: datetime | None = None
+    *, since: datetime, step: Step, now: datetime | None = None
 ) -> list[tuple[datetime, UsageSums]]:
-    """Usage per hour or day from `filters.since` to now, empty buckets included."""
+    """Usage per hour or day from `since` (a bucket start) to now, empty buckets included."""
     now = now or timezone.now()
-    summary = usage_summary(filters=filters, group_by=step, latency=True)
+    summary = usage_summary(filters=UsageFilters(since=since), group_by=step, latency=True)
     found = {}
     for sums in summary.rows:
         moment = datetime.fromisoformat(sums.group)
         if step == "day":
             moment = datetime.combine(moment.date(), datetime.min.time(), tzinfo=now.tzinfo)
         found[moment] = sums
-    assert filters.since is not None  # noqa: S101 (callers always bound the series)
-    return [
-        (moment, found.get(moment, UsageSums())) for moment in _buckets(filters.since, now, step)
-    ]
+    return [(moment, found.get(moment, UsageSums())) for moment in _buckets(since, now, step)]
 
 
 def chart_data(series: list[tuple[datetime, UsageSums]]) -> dict[str, list[Any]]:

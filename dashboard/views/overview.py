@@ -31,16 +31,18 @@ def overview(request: HttpRequest) -> HttpResponse:
     """Totals and charts for the chosen range (`?range=24h|7d|30d|90d`), and the top lists."""
     now = timezone.now()
     choice = time_range(request.GET.get("range"))
-    filters = UsageFilters(since=range_start(choice, now))
-    series = usage_series(filters=filters, step=choice.step, now=now)
+    since = range_start(choice, now)
+    series = usage_series(since=since, step=choice.step, now=now)
     breakdown = usage_breakdown(
-        filters=filters, group_bys=tuple(group_by for _, group_by in TOP_LISTS), limit=5
+        filters=UsageFilters(since=since),
+        group_bys=tuple(group_by for _, group_by in TOP_LISTS),
+        limit=5,
     )
     tops = {title: breakdown[group_by] for title, group_by in TOP_LISTS}
     context = {
         "ranges": TIME_RANGES,
         "range": choice,
-        "since": filters.since,
+        "since": since,
         "total": series_total(series),
         "tops": tops,
         "charts": chart_data(series),
