@@ -310,3 +310,8 @@ def usage_breakdown(
         summary = usage_summary(filters=filters, group_by=group_by)
         breakdown[group_by] = replace(summary, rows=summary.rows[:limit])
     return breakdown
+
+
+def rollup_backlog() -> int:
+    """How many usage records wait for the rollup (reports count them from the raw table)."""
+    return PendingUsage.objects.count()

@@ -16,7 +16,7 @@ from dashboard.selectors import (
     time_range,
     usage_series,
 )
-from reports.selectors import GroupBy, usage_breakdown
+from reports.selectors import GroupBy, rollup_backlog, usage_breakdown
 
 TOP_LISTS: tuple[tuple[str, GroupBy], ...] = (
     ("Models", "model"),
@@ -24,6 +24,9 @@ TOP_LISTS: tuple[tuple[str, GroupBy], ...] = (
     ("Accounts", "account"),
     ("Channels", "channel"),
 )
+
+# A rollup queue longer than this means the Celery worker or beat is not running.
+BACKLOG_ALARM = 10_000
 
 
 @staff_member_required
@@ -48,5 +51,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "charts": chart_data(series),
         "has_channels": Channel.objects.exists(),
         "has_keys": ApiKey.objects.exists(),
+        "backlog": rollup_backlog(),
+        "backlog_alarm": BACKLOG_ALARM,
     }
     return render(request, "dashboard/overview.html", context)

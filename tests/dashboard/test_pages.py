@@ -283,3 +283,17 @@ def test_a_pruned_request_shows_its_kept_charge(staff_browser):
     html = response.content.decode()
     assert "deleted by retention" in html
     assert "-$0.75" in html
+
+
+def test_overview_warns_when_the_rollup_falls_behind(staff_browser, monkeypatch):
+    from dashboard.views import overview
+
+    UsageRecordFactory()
+    UsageRecordFactory()
+    html = staff_browser.get("/dashboard/").content.decode()
+    assert "2 recent requests wait for the rollup" in html
+    assert "backlog-alarm" not in html
+
+    monkeypatch.setattr(overview, "BACKLOG_ALARM", 1)
+    html = staff_browser.get("/dashboard/").content.decode()
+    assert "The rollup is 2 requests behind" in html
