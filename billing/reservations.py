@@ -5,6 +5,7 @@ key sum what their rows hold. Writing the request's usage record takes the row b
 `billing.services.usage_records_save`); a crashed process's rows expire.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,31 +16,33 @@ from billing.budget_moves import BudgetMoves
 from billing.budgets import Hold, Refusal, key_budget
 from billing.models import Account, ApiKey, Reservation
 from billing.periods import period_end, period_start
+from config.write_lock import serialized_writes
 
 
-def reserve_in_database(*, hold: Hold, limit_reset: str, now: datetime) -> Refusal | None:
-    """Reserve `hold.amount` against the account's balance and the key's remaining limit, each
-    by one conditional update; None on success. Expired reservations are swept first when
-    they might be what stands in the way."""
-    refusal = _try_reserve(hold, limit_reset, now)
-    if refusal is not None and reservations_expire(now=now, account_id=hold.account_id):
-        refusal = _try_reserve(hold, limit_reset, now)
-    return refusal
-
-
-class _Refused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.budget)
-        self.refusal = refusal
+def reserve_in_database(
+    *, holds: Sequence[tuple[Hold, str]], now: datetime
+) -> list[Refusal | None]:
+    """Reserve each hold (with its key's limit reset) against its account's balance and key's
+    remaining limit, each by one conditional update, all in one transaction; per hold, None
+    when it is held or why not. Expired reservations are swept first when they might be what
+    stands in the way."""
+    refusals = _try_reserve(holds, now)
+    refused = [i for i, refusal in enumerate(refusals) if refusal is not None]
+    accounts = {holds[i][0].account_id for i in refused}
+    swept = sum(reservations_expire(now=now, account_id=account) for account in accounts)
+    if swept:
+        for i, refusal in zip(refused, _try_reserve([holds[i] for i in refused], now), strict=True):
+            refusals[i] = refusal
+    return refusals
 
 
 def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _reservation_sql() -> tuple[str, str, str, str]:
-    """The four statements of a reservation, in raw SQL: this is every request's hot path, and
-    the ORM's compiling of them cost several times the database's own work. Decimal parameters
+def _reservation_sql() -> tuple[str, str, str, str, str]:
+    """The statements of a reservation, in raw SQL: this is every request's hot path, and the
+    ORM's compiling of them cost several times the database's own work. Decimal parameters
     are cast for SQLite, which would otherwise compare them as text."""
     account, key, reservation = _table(Account), _table(ApiKey), _table(Reservation)
     amount = "CAST(%s AS NUMERIC)"
@@ -47,6 +50,7 @@ def _reservation_sql() -> tuple[str, str, str, str]:
         f"UPDATE {account} SET reserved = reserved + {amount} "  # noqa: S608 (quoted names)
         f"WHERE id = %s AND balance - reserved >= {amount}"
     )
+    unhold_account = f"UPDATE {account} SET reserved = reserved - {amount} WHERE id = %s"  # noqa: S608
     hold_key = (
         f"UPDATE {key} SET reserved = reserved + {amount} "  # noqa: S608 (quoted names)
         f"WHERE id = %s AND (spend_limit IS NULL OR spend_limit - {{spend}} - reserved >= {amount})"
@@ -58,33 +62,39 @@ def _reservation_sql() -> tuple[str, str, str, str]:
     )
     return (
         hold_account,
+        unhold_account,
         hold_key.format(spend="spend_in_period"),
         hold_key.format(spend=spend_since),
         insert,
     )
 
 
-def _try_reserve(hold: Hold, limit_reset: str, now: datetime) -> Refusal | None:
-    hold_account, hold_key_lifetime, hold_key_period, insert = _reservation_sql()
+def _try_reserve(holds: Sequence[tuple[Hold, str]], now: datetime) -> list[Refusal | None]:
+    hold_account, unhold_account, hold_key_lifetime, hold_key_period, insert = _reservation_sql()
     adapt = connection.ops.adapt_datetimefield_value
-    start = period_start(limit_reset, now)
-    amount = str(hold.amount)
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
+    results: list[Refusal | None] = []
+    rows = []
+    with serialized_writes(), transaction.atomic(), connection.cursor() as cursor:
+        for hold, limit_reset in holds:
+            amount = str(hold.amount)
             cursor.execute(hold_account, [amount, hold.account_id, amount])
             if cursor.rowcount != 1:
-                raise _Refused(_account_refusal(hold.account_id))
+                results.append(_account_refusal(hold.account_id))
+                continue
+            start = period_start(limit_reset, now)
             if start is None:
                 cursor.execute(hold_key_lifetime, [amount, hold.key_id, amount])
             else:
                 cursor.execute(hold_key_period, [amount, hold.key_id, adapt(start), amount])
             if cursor.rowcount != 1:
-                raise _Refused(_key_refusal(hold.key_id, now))
-            expires = adapt(hold.expires_at)
-            cursor.execute(insert, (hold.id, hold.account_id, hold.key_id, amount, expires))
-    except _Refused as refused:
-        return refused.refusal
-    return None
+                cursor.execute(unhold_account, [amount, hold.account_id])
+                results.append(_key_refusal(hold.key_id, now))
+                continue
+            rows.append((hold.id, hold.account_id, hold.key_id, amount, adapt(hold.expires_at)))
+            results.append(None)
+        if rows:
+            cursor.executemany(insert, rows)
+    return results
 
 
 def _account_refusal(account_id: int) -> Refusal:

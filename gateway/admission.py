@@ -28,6 +28,7 @@ from gateway import ratelimit, store
 from gateway.accounting import offer_prices
 from gateway.errors import BudgetUnavailable, InsufficientQuota, RateLimited
 from gateway.ratelimit import Charge, LimitState
+from gateway.reserver import reserver
 from gateway.schemas import ChatRequest, KeyContext, Offer
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ async def reserve(
                 load=lambda budget: store.load_budget(budget, hold, now),
             )
         else:
-            refusal = await store.reserve_in_database(hold, key.limit_reset, now)
+            refusal = await reserver.reserve(hold, key.limit_reset)
     except (redis.RedisError, DatabaseError):
         logger.exception("reserving %s for request %s failed", amount, request_id)
         raise BudgetUnavailable(BUDGET_UNAVAILABLE) from None

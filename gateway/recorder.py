@@ -20,6 +20,7 @@ from django.db import DataError, IntegrityError, close_old_connections, connecti
 from billing.budget_mirror import budget_observed
 from billing.models import UsageRecord
 from billing.services import usage_records_save
+from config.write_lock import serialized_writes
 from gateway.accounting import UsageDraft
 
 logger = logging.getLogger(__name__)
@@ -119,9 +120,10 @@ class UsageRecorder:
         while True:
             try:
                 close_old_connections()
-                written = usage_records_save(
-                    records=records, reservations=reservations, limit_resets=limit_resets
-                )
+                with serialized_writes():
+                    written = usage_records_save(
+                        records=records, reservations=reservations, limit_resets=limit_resets
+                    )
                 break
             except (IntegrityError, DataError):
                 raise

@@ -18,12 +18,10 @@ from billing.budgets import (
     Budget,
     Hold,
     KeyBudget,
-    Refusal,
     account_budget,
     key_budget,
 )
 from billing.models import Account, ApiKey
-from billing.reservations import reserve_in_database as reserve_in_database_now
 from billing.selectors import api_key_by_hash, key_summary, usage_record_of_key
 from channels.selectors import channel_api_key, served_models
 from gateway.schemas import KeyContext, Offer
@@ -64,10 +62,6 @@ def _load_budget(budget: Budget, hold: Hold, now: datetime) -> AccountBudget | K
     if budget == "account":
         return account_budget(account=Account.objects.get(pk=hold.account_id))
     return key_budget(key=ApiKey.objects.get(pk=hold.key_id), now=now)
-
-
-def _reserve_in_database(hold: Hold, limit_reset: str, now: datetime) -> Refusal | None:
-    return reserve_in_database_now(hold=hold, limit_reset=limit_reset, now=now)
 
 
 def _key_summary(key_id: int) -> dict[str, Any]:
@@ -115,4 +109,3 @@ load_offers = _in_pool(_load_offers)
 load_generation = _in_pool(_load_generation)
 load_budget = _in_pool(_load_budget)
 load_key_summary = _in_pool(_key_summary)
-reserve_in_database = _in_pool(_reserve_in_database)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.budgets import Hold
+from billing.budgets import Hold, Refusal
 from billing.models import Account, ApiKey, LimitReset, Reservation
 from billing.periods import period_end, period_start
 from billing.reservations import reservations_expire, reserve_in_database
@@ -55,11 +55,32 @@ def _hold(key: ApiKey, request_id: str, amount: str, *, expires: datetime | None
     )
 
 
+def _reserve(hold: Hold, limit_reset: str, now: datetime) -> Refusal | None:
+    return reserve_in_database(holds=[(hold, limit_reset)], now=now)[0]
+
+
+def test_many_holds_in_one_transaction_each_get_their_own_answer():
+    key = _key(spend_limit="1", credit="1.5")
+    holds = [(_hold(key, f"r{n}", "0.4"), "") for n in range(4)]
+
+    outcomes = reserve_in_database(holds=holds, now=NOW)
+
+    assert outcomes[:2] == [None, None]
+    assert [(o.budget, o.available) for o in outcomes[2:]] == [
+        ("key", Decimal("0.2")),
+        ("key", Decimal("0.2")),
+    ]
+    account = Account.objects.get(pk=key.account_id)
+    key.refresh_from_db()
+    assert account.reserved == key.reserved == Decimal("0.8")
+    assert sorted(Reservation.objects.values_list("pk", flat=True)) == ["r0", "r1"]
+
+
 def test_database_reservations_stop_at_the_account_balance():
     key = _key(spend_limit=None, credit="1")
 
-    assert reserve_in_database(hold=_hold(key, "r1", "0.6"), limit_reset="", now=NOW) is None
-    refusal = reserve_in_database(hold=_hold(key, "r2", "0.6"), limit_reset="", now=NOW)
+    assert _reserve(_hold(key, "r1", "0.6"), "", NOW) is None
+    refusal = _reserve(_hold(key, "r2", "0.6"), "", NOW)
 
     assert refusal is not None
     assert refusal.budget == "account"
@@ -70,8 +91,8 @@ def test_database_reservations_stop_at_the_account_balance():
 def test_database_reservations_stop_at_the_key_limit_and_undo_the_account_hold():
     key = _key(spend_limit="1", limit_reset=LimitReset.DAILY)
 
-    assert reserve_in_database(hold=_hold(key, "r1", "0.7"), limit_reset="daily", now=NOW) is None
-    refusal = reserve_in_database(hold=_hold(key, "r2", "0.7"), limit_reset="daily", now=NOW)
+    assert _reserve(_hold(key, "r1", "0.7"), "daily", NOW) is None
+    refusal = _reserve(_hold(key, "r2", "0.7"), "daily", NOW)
 
     assert refusal is not None
     assert refusal.budget == "key"
@@ -83,9 +104,9 @@ def test_database_reservations_stop_at_the_key_limit_and_undo_the_account_hold()
 def test_expired_reservations_are_given_back_when_they_stand_in_the_way():
     key = _key(spend_limit=None, credit="1")
     stale = _hold(key, "crashed", "1", expires=NOW - timedelta(seconds=1))
-    assert reserve_in_database(hold=stale, limit_reset="", now=NOW - timedelta(minutes=20)) is None
+    assert _reserve(stale, "", NOW - timedelta(minutes=20)) is None
 
-    assert reserve_in_database(hold=_hold(key, "fresh", "1"), limit_reset="", now=NOW) is None
+    assert _reserve(_hold(key, "fresh", "1"), "", NOW) is None
     assert list(Reservation.objects.values_list("pk", flat=True)) == ["fresh"]
     assert Account.objects.get(pk=key.account_id).reserved == Decimal(1)
     assert reservations_expire(now=NOW + timedelta(hours=1)) == 1
@@ -94,7 +115,7 @@ def test_expired_reservations_are_given_back_when_they_stand_in_the_way():
 
 def test_writing_the_usage_record_charges_the_cost_and_releases_the_reservation():
     key = _key(spend_limit="5")
-    assert reserve_in_database(hold=_hold(key, "req_1", "2"), limit_reset="", now=NOW) is None
+    assert _reserve(_hold(key, "req_1", "2"), "", NOW) is None
     record = UsageRecordFactory.build(id="req_1", key=key, account=key.account, cost=Decimal("0.5"))
 
     written = usage_records_save(records=[record])
@@ -135,12 +156,7 @@ def test_a_new_period_starts_the_key_spend_at_zero():
     ApiKey.objects.filter(pk=key.pk).update(period_started_at=key.period_started_at - timedelta(1))
     key.refresh_from_db()
     assert key_period_spend(key=key) == Decimal(0)
-    assert (
-        reserve_in_database(
-            hold=_hold(key, "req_new", "0.9"), limit_reset="daily", now=datetime.now(UTC)
-        )
-        is None
-    )
+    assert _reserve(_hold(key, "req_new", "0.9"), "daily", datetime.now(UTC)) is None
     new = UsageRecordFactory.build(id="req_new", key=key, account=key.account, cost=Decimal("0.25"))
     usage_records_save(records=[new])
 
