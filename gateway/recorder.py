@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 LINGER_SECONDS = 0.25
+TRANSACTION_SIZE = 50
+"""Records per transaction: on SQLite every reservation waits for the writer before it, so a
+batch is stored in short transactions rather than one long one."""
 RETRY_SECONDS = 1.0
 
 
@@ -74,8 +77,8 @@ class UsageRecorder:
         running = True
         while running:
             batch, flushes, running = self._next_batch()
-            if batch:
-                self._store(batch)
+            for start in range(0, len(batch), TRANSACTION_SIZE):
+                self._store(batch[start : start + TRANSACTION_SIZE])
             for flush in flushes:
                 flush.done.set()
         connections.close_all()
