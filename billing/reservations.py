@@ -1,8 +1,10 @@
-"""Reservations in the database, for installs without Redis: one conditional update per budget.
+"""Reservations in the database, for installs without Redis: many requests per transaction.
 
 A reservation row holds a request's worst-case cost; the `reserved` columns of its account and
-key sum what their rows hold. Writing the request's usage record takes the row back (see
-`billing.services.usage_records_save`); a crashed process's rows expire.
+key sum what their rows hold. A batch of holds locks the accounts and keys it touches (rows on
+PostgreSQL, the file on SQLite), admits each hold against what is left, and writes the new
+`reserved` sums and the rows in three statements. Writing a request's usage record takes its row
+back (see `billing.services.usage_records_save`); a crashed process's rows expire.
 """
 
 from collections.abc import Sequence
@@ -13,22 +15,21 @@ from django.db import connection, transaction
 from django.db.models import Model, Q
 
 from billing.budget_moves import BudgetMoves
-from billing.budgets import Hold, Refusal, key_budget
+from billing.budgets import Hold, Refusal
 from billing.models import Account, ApiKey, Reservation
-from billing.periods import period_end, period_start
+from billing.periods import period_end, stored_spend_counts
 from config.write_lock import serialized_writes
 
+_AMOUNT = "CAST(%s AS NUMERIC)"
 
-def reserve_in_database(
-    *, holds: Sequence[tuple[Hold, str]], now: datetime
-) -> list[Refusal | None]:
-    """Reserve each hold (with its key's limit reset) against its account's balance and key's
-    remaining limit, each by one conditional update, all in one transaction; per hold, None
-    when it is held or why not. Expired reservations are swept first when they might be what
-    stands in the way."""
+
+def reserve_in_database(*, holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:
+    """Reserve each hold against its account's balance and its key's remaining limit, in one
+    transaction; per hold, None when it is held or why not. Expired reservations are swept
+    first when they might be what stands in the way."""
     refusals = _try_reserve(holds, now)
     refused = [i for i, refusal in enumerate(refusals) if refusal is not None]
-    accounts = {holds[i][0].account_id for i in refused}
+    accounts = {holds[i].account_id for i in refused}
     swept = sum(reservations_expire(now=now, account_id=account) for account in accounts)
     if swept:
         for i, refusal in zip(refused, _try_reserve([holds[i] for i in refused], now), strict=True):
@@ -40,75 +41,74 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _reservation_sql() -> tuple[str, str, str, str, str]:
-    """The statements of a reservation, in raw SQL: this is every request's hot path, and the
-    ORM's compiling of them cost several times the database's own work. Decimal parameters
-    are cast for SQLite, which would otherwise compare them as text."""
-    account, key, reservation = _table(Account), _table(ApiKey), _table(Reservation)
-    amount = "CAST(%s AS NUMERIC)"
-    hold_account = (
-        f"UPDATE {account} SET reserved = reserved + {amount} "  # noqa: S608 (quoted names)
-        f"WHERE id = %s AND balance - reserved >= {amount}"
-    )
-    unhold_account = f"UPDATE {account} SET reserved = reserved - {amount} WHERE id = %s"  # noqa: S608
-    hold_key = (
-        f"UPDATE {key} SET reserved = reserved + {amount} "  # noqa: S608 (quoted names)
-        f"WHERE id = %s AND (spend_limit IS NULL OR spend_limit - {{spend}} - reserved >= {amount})"
-    )
-    spend_since = "(CASE WHEN period_started_at >= %s THEN spend_in_period ELSE 0 END)"
-    insert = (
-        f"INSERT INTO {reservation} (id, account_id, key_id, amount, expires_at) "  # noqa: S608
-        "VALUES (%s, %s, %s, %s, %s)"
-    )
-    return (
-        hold_account,
-        unhold_account,
-        hold_key.format(spend="spend_in_period"),
-        hold_key.format(spend=spend_since),
-        insert,
-    )
+class _Budgets:
+    """What the locked accounts and keys of a batch have left, as the batch admits holds."""
+
+    def __init__(self, holds: Sequence[Hold], now: datetime) -> None:
+        self.now = now
+        accounts = Account.objects.select_for_update().order_by("pk")
+        self.account_left = {
+            pk: balance - reserved
+            for pk, balance, reserved in accounts.filter(
+                pk__in={hold.account_id for hold in holds}
+            ).values_list("pk", "balance", "reserved")
+        }
+        keys = ApiKey.objects.select_for_update().order_by("pk")
+        self.keys = {key.pk: key for key in keys.filter(pk__in={hold.key_id for hold in holds})}
+        self.key_left = {pk: self._key_left(key) for pk, key in self.keys.items()}
+        self.account_held: dict[int, Decimal] = {}
+        self.key_held: dict[int, Decimal] = {}
+
+    def _key_left(self, key: ApiKey) -> Decimal | None:
+        if key.spend_limit is None:
+            return None
+        counts = stored_spend_counts(
+            period_started_at=key.period_started_at, limit_reset=key.limit_reset, now=self.now
+        )
+        spend = key.spend_in_period if counts else Decimal(0)
+        return key.spend_limit - spend - key.reserved
+
+    def admit(self, hold: Hold) -> Refusal | None:
+        """Hold `hold.amount` if both budgets cover it; else why not."""
+        account_left = self.account_left.get(hold.account_id, Decimal(0))
+        if account_left < hold.amount:
+            return Refusal("account", account_left)
+        key_left = self.key_left.get(hold.key_id)
+        if key_left is not None and key_left < hold.amount:
+            key = self.keys[hold.key_id]
+            return Refusal("key", key_left, period_end(key.limit_reset, self.now))
+        self.account_left[hold.account_id] = account_left - hold.amount
+        if key_left is not None:
+            self.key_left[hold.key_id] = key_left - hold.amount
+        for held, owner in ((self.account_held, hold.account_id), (self.key_held, hold.key_id)):
+            held[owner] = held.get(owner, Decimal(0)) + hold.amount
+        return None
 
 
-def _try_reserve(holds: Sequence[tuple[Hold, str]], now: datetime) -> list[Refusal | None]:
-    hold_account, unhold_account, hold_key_lifetime, hold_key_period, insert = _reservation_sql()
+def _try_reserve(holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:
     adapt = connection.ops.adapt_datetimefield_value
-    results: list[Refusal | None] = []
-    rows = []
     with serialized_writes(), transaction.atomic(), connection.cursor() as cursor:
-        for hold, limit_reset in holds:
-            amount = str(hold.amount)
-            cursor.execute(hold_account, [amount, hold.account_id, amount])
-            if cursor.rowcount != 1:
-                results.append(_account_refusal(hold.account_id))
-                continue
-            start = period_start(limit_reset, now)
-            if start is None:
-                cursor.execute(hold_key_lifetime, [amount, hold.key_id, amount])
-            else:
-                cursor.execute(hold_key_period, [amount, hold.key_id, adapt(start), amount])
-            if cursor.rowcount != 1:
-                cursor.execute(unhold_account, [amount, hold.account_id])
-                results.append(_key_refusal(hold.key_id, now))
-                continue
-            rows.append((hold.id, hold.account_id, hold.key_id, amount, adapt(hold.expires_at)))
-            results.append(None)
+        budgets = _Budgets(holds, now)
+        results = [budgets.admit(hold) for hold in holds]
+        for model, held in ((Account, budgets.account_held), (ApiKey, budgets.key_held)):
+            if held:
+                cursor.executemany(
+                    f"UPDATE {_table(model)} SET reserved = reserved + {_AMOUNT} "  # noqa: S608
+                    "WHERE id = %s",
+                    [(str(amount), pk) for pk, amount in sorted(held.items())],
+                )
+        rows = [
+            (hold.id, hold.account_id, hold.key_id, str(hold.amount), adapt(hold.expires_at))
+            for hold, result in zip(holds, results, strict=True)
+            if result is None
+        ]
         if rows:
-            cursor.executemany(insert, rows)
+            cursor.executemany(
+                f"INSERT INTO {_table(Reservation)} "  # noqa: S608 (quoted names)
+                "(id, account_id, key_id, amount, expires_at) VALUES (%s, %s, %s, %s, %s)",
+                rows,
+            )
     return results
-
-
-def _account_refusal(account_id: int) -> Refusal:
-    row = Account.objects.filter(pk=account_id).values("balance", "reserved").first()
-    available = row["balance"] - row["reserved"] if row else Decimal(0)
-    return Refusal("account", available)
-
-
-def _key_refusal(key_id: int, now: datetime) -> Refusal:
-    key = ApiKey.objects.filter(pk=key_id).first()
-    if key is None or key.spend_limit is None:
-        return Refusal("key", Decimal(0))
-    spend = key_budget(key=key, now=now).spend
-    return Refusal("key", key.spend_limit - spend - key.reserved, period_end(key.limit_reset, now))
 
 
 def reservations_take(which: Q) -> list[tuple[int, int, Decimal]]:

@@ -158,7 +158,7 @@ async def reserve(
                 load=lambda budget: store.load_budget(budget, hold, now),
             )
         else:
-            refusal = await reserver.reserve(hold, key.limit_reset)
+            refusal = await reserver.reserve(hold)
     except (redis.RedisError, DatabaseError):
         logger.exception("reserving %s for request %s failed", amount, request_id)
         raise BudgetUnavailable(BUDGET_UNAVAILABLE) from None

@@ -27,7 +27,6 @@ MAX_BATCH = 500
 @dataclass(frozen=True, slots=True)
 class _Pending:
     hold: Hold
-    limit_reset: str
     future: "asyncio.Future[Refusal | None]"
     loop: asyncio.AbstractEventLoop
 
@@ -54,11 +53,11 @@ class DatabaseReserver:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    async def reserve(self, hold: Hold, limit_reset: str) -> Refusal | None:
+    async def reserve(self, hold: Hold) -> Refusal | None:
         """Hold `hold.amount` against its account and key; None when held, else why not.
         Raises the database's error when the transaction failed."""
         loop = asyncio.get_running_loop()
-        pending = _Pending(hold, limit_reset, loop.create_future(), loop)
+        pending = _Pending(hold, loop.create_future(), loop)
         self._ensure_thread()
         self._queue.put(pending)
         return await pending.future
@@ -86,7 +85,7 @@ class DatabaseReserver:
     def _reserve(batch: list[_Pending]) -> None:
         try:
             close_old_connections()
-            holds = [(pending.hold, pending.limit_reset) for pending in batch]
+            holds = [pending.hold for pending in batch]
             outcomes = reserve_in_database(holds=holds, now=timezone.now())
         except Exception as error:  # every waiting request fails with the database's error
             logger.exception("reserving %d requests' budgets failed", len(batch))

@@ -56,12 +56,13 @@ def _hold(key: ApiKey, request_id: str, amount: str, *, expires: datetime | None
 
 
 def _reserve(hold: Hold, limit_reset: str, now: datetime) -> Refusal | None:
-    return reserve_in_database(holds=[(hold, limit_reset)], now=now)[0]
+    """One hold; the key's own row says how its limit resets (`limit_reset` documents it)."""
+    return reserve_in_database(holds=[hold], now=now)[0]
 
 
 def test_many_holds_in_one_transaction_each_get_their_own_answer():
     key = _key(spend_limit="1", credit="1.5")
-    holds = [(_hold(key, f"r{n}", "0.4"), "") for n in range(4)]
+    holds = [_hold(key, f"r{n}", "0.4") for n in range(4)]
 
     outcomes = reserve_in_database(holds=holds, now=NOW)
 
