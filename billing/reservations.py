@@ -10,14 +10,17 @@ back (see `billing.services.usage_records_save`); a crashed process's rows expir
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model, Q
 
 from billing.budget_moves import BudgetMoves
 from billing.budgets import Hold, Refusal
-from billing.models import Account, ApiKey, Reservation
-from billing.periods import period_end, stored_spend_counts
+from billing.models import Account, ApiKey, LimitReset, Reservation
+from billing.periods import period_end, period_start
+from billing.pricing import STORAGE_QUANTUM
 from config.write_lock import serialized_writes
 
 _AMOUNT = "CAST(%s AS NUMERIC)"
@@ -41,32 +44,59 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def _money(text: str | None) -> Decimal | None:
+    """A money column read as text (exact on PostgreSQL; SQLite keeps it as a float, which the
+    ORM also rounds back to the column's ten places)."""
+    return None if text is None else Decimal(text).quantize(STORAGE_QUANTUM)
+
+
+def _locked_rows(
+    cursor: CursorWrapper,
+    model: type[Model],
+    columns: str,
+    ids: set[int],
+    params: Sequence[str | None],
+) -> list[tuple[Any, ...]]:
+    """The rows of `ids`, locked (rows on PostgreSQL; SQLite's file is already ours)."""
+    placeholders = ", ".join(["%s"] * len(ids))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cursor.execute(
+        f"SELECT id, {columns} FROM {_table(model)} "  # noqa: S608 (quoted names)
+        f"WHERE id IN ({placeholders}) ORDER BY id{lock}",
+        [*params, *sorted(ids)],
+    )
+    return list(cursor.fetchall())
+
+
 class _Budgets:
     """What the locked accounts and keys of a batch have left, as the batch admits holds."""
 
-    def __init__(self, holds: Sequence[Hold], now: datetime) -> None:
+    def __init__(self, cursor: CursorWrapper, holds: Sequence[Hold], now: datetime) -> None:
         self.now = now
-        accounts = Account.objects.select_for_update().order_by("pk")
-        self.account_left = {
-            pk: balance - reserved
-            for pk, balance, reserved in accounts.filter(
-                pk__in={hold.account_id for hold in holds}
-            ).values_list("pk", "balance", "reserved")
-        }
-        keys = ApiKey.objects.select_for_update().order_by("pk")
-        self.keys = {key.pk: key for key in keys.filter(pk__in={hold.key_id for hold in holds})}
-        self.key_left = {pk: self._key_left(key) for pk, key in self.keys.items()}
+        accounts = {hold.account_id for hold in holds}
+        rows = _locked_rows(cursor, Account, "CAST(balance - reserved AS TEXT)", accounts, [])
+        self.account_left = {pk: _money(left) or Decimal(0) for pk, left in rows}
+        adapt = connection.ops.adapt_datetimefield_value
+        starts = [adapt(period_start(reset, now)) for reset in LimitReset.values]
+        counts = " ".join(
+            f"WHEN '{reset}' THEN period_started_at >= %s" for reset in LimitReset.values
+        )
+        columns = (
+            "CAST(spend_limit - reserved AS TEXT), CAST(spend_in_period AS TEXT), limit_reset, "
+            f"CASE limit_reset {counts} ELSE TRUE END"
+        )
+        keys = {hold.key_id for hold in holds}
+        self.key_left: dict[int, Decimal | None] = {}
+        self.key_reset: dict[int, str] = {}
+        for pk, limit_left, spend, reset, spend_counts in _locked_rows(
+            cursor, ApiKey, columns, keys, starts
+        ):
+            left = _money(limit_left)
+            period_spend = (_money(spend) or Decimal(0)) if spend_counts else Decimal(0)
+            self.key_left[pk] = None if left is None else left - period_spend
+            self.key_reset[pk] = reset
         self.account_held: dict[int, Decimal] = {}
         self.key_held: dict[int, Decimal] = {}
-
-    def _key_left(self, key: ApiKey) -> Decimal | None:
-        if key.spend_limit is None:
-            return None
-        counts = stored_spend_counts(
-            period_started_at=key.period_started_at, limit_reset=key.limit_reset, now=self.now
-        )
-        spend = key.spend_in_period if counts else Decimal(0)
-        return key.spend_limit - spend - key.reserved
 
     def admit(self, hold: Hold) -> Refusal | None:
         """Hold `hold.amount` if both budgets cover it; else why not."""
@@ -75,8 +105,8 @@ class _Budgets:
             return Refusal("account", account_left)
         key_left = self.key_left.get(hold.key_id)
         if key_left is not None and key_left < hold.amount:
-            key = self.keys[hold.key_id]
-            return Refusal("key", key_left, period_end(key.limit_reset, self.now))
+            resets_at = period_end(self.key_reset[hold.key_id], self.now)
+            return Refusal("key", key_left, resets_at)
         self.account_left[hold.account_id] = account_left - hold.amount
         if key_left is not None:
             self.key_left[hold.key_id] = key_left - hold.amount
@@ -88,7 +118,7 @@ class _Budgets:
 def _try_reserve(holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:
     adapt = connection.ops.adapt_datetimefield_value
     with serialized_writes(), transaction.atomic(), connection.cursor() as cursor:
-        budgets = _Budgets(holds, now)
+        budgets = _Budgets(cursor, holds, now)
         results = [budgets.admit(hold) for hold in holds]
         for model, held in ((Account, budgets.account_held), (ApiKey, budgets.key_held)):
             if held:
