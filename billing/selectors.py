@@ -26,21 +26,23 @@ class UsageFilters:
     since: datetime | None = None
     until: datetime | None = None
 
+    def exact_lookups(self) -> dict[str, object]:
+        """The given filters other than time, as `filter()` keywords on usage fields (the raw
+        records' and the rollups' alike)."""
+        exact = {
+            "key_id": self.key,
+            "account_id": self.account,
+            "model": self.model,
+            "provider": self.provider,
+            "channel_id": self.channel,
+            "status": self.status,
+        }
+        return {name: value for name, value in exact.items() if value is not None}
+
 
 def usage_list(*, filters: UsageFilters) -> QuerySet[UsageRecord]:
     """Usage records matching every given filter, newest first; `until` is exclusive."""
-    records = UsageRecord.objects.order_by("-created_at")
-    exact = {
-        "key_id": filters.key,
-        "account_id": filters.account,
-        "model": filters.model,
-        "provider": filters.provider,
-        "channel_id": filters.channel,
-        "status": filters.status,
-    }
-    records = records.filter(
-        **{field: value for field, value in exact.items() if value is not None}
-    )
+    records = UsageRecord.objects.order_by("-created_at").filter(**filters.exact_lookups())
     if filters.since is not None:
         records = records.filter(created_at__gte=filters.since)
     if filters.until is not None:

@@ -124,17 +124,7 @@ def _filtered_rollup(
     model: type[HourlyUsage] | type[DailyUsage], filters: UsageFilters, segment: Segment
 ) -> QuerySet[Any]:
     """Rollup rows of a segment that match the filters."""
-    exact = {
-        "key_id": filters.key,
-        "account_id": filters.account,
-        "model": filters.model,
-        "provider": filters.provider,
-        "channel_id": filters.channel,
-        "status": filters.status,
-    }
-    rows = model.objects.filter(
-        **{name: value for name, value in exact.items() if value is not None}
-    )
+    rows = model.objects.filter(**filters.exact_lookups())
     if segment.start is not None:
         rows = rows.filter(bucket__gte=segment.start)
     if segment.end is not None:
