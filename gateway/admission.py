@@ -4,7 +4,8 @@ Rate limits (rpm, tpm) are checked before routing; the reservation, once the pla
 known, holds the worst case against the account's balance and the key's remaining limit until
 the request's usage record is written, which charges the actual cost and gives the
 reservation back (billing.services.usage_records_save). With REDIS_URL reservations live in
-Redis (billing.budget_mirror), without it in the database (billing.budgets).
+Redis (billing.budget_mirror), without it in the database (billing.reservations, through the
+gateway.reserver thread).
 """
 
 import logging
@@ -47,7 +48,7 @@ TOO_LARGE_FOR_TPM = (
     "This request needs an estimated {tokens} tokens, more than the key's limit of {limit} "
     "tokens per minute."
 )
-BUDGET_UNAVAILABLE = "The gateway cannot reserve credit right now; try again shortly."
+LIMITS_UNAVAILABLE = "The gateway cannot check this key's limits and credit right now; try again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ async def admit_rate(key: KeyContext, chat: ChatRequest, prompt_tokens: int) -> 
         allowed, states = await ratelimit.check(charges)
     except redis.RedisError:
         logger.exception("rate limits unavailable")
-        raise BudgetUnavailable(BUDGET_UNAVAILABLE) from None
+        raise BudgetUnavailable(LIMITS_UNAVAILABLE) from None
     headers = _headers(states)
     if not allowed:
         waits = [state.retry_after for state in states if state.retry_after is not None]
@@ -161,7 +162,7 @@ async def reserve(
             refusal = await reserver.reserve(hold)
     except (redis.RedisError, DatabaseError):
         logger.exception("reserving %s for request %s failed", amount, request_id)
-        raise BudgetUnavailable(BUDGET_UNAVAILABLE) from None
+        raise BudgetUnavailable(LIMITS_UNAVAILABLE) from None
     if refusal is not None:
         raise _refused(refusal, key, amount, now)
 

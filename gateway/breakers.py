@@ -132,7 +132,8 @@ async def breaker_states() -> dict[int, BreakerState]:
         _refreshed_at = time.monotonic()
         _refreshing = asyncio.ensure_future(_refresh(client))
         spawn(_refreshing, what="reading the shared breaker state")
-        with contextlib.suppress(TimeoutError):
+        # A Redis outage leaves this process with its own breakers (the failure is logged).
+        with contextlib.suppress(TimeoutError, aioredis.RedisError):
             await asyncio.wait_for(asyncio.shield(_refreshing), REFRESH_WAIT_SECONDS)
     now = time.time()
     return {channel_id: breaker.state(now) for channel_id, breaker in _breakers.items()}
