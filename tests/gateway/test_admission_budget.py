@@ -177,9 +177,7 @@ def test_credit_added_after_a_refusal_is_usable_at_once(gateway, reservations):
     assert (refused.status_code, served.status_code) == (402, 200)
 
 
-def test_an_unreachable_reservation_store_refuses_rather_than_risk_overspending(
-    gateway, settings
-):
+def test_an_unreachable_reservation_store_refuses_rather_than_risk_overspending(gateway, settings):
     gateway.channel("main")
     settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
 
