@@ -110,7 +110,11 @@ async def _send(adapter: Adapter, exchange: Exchange, offer: Offer, stream: bool
         upstream = adapter.build_request(
             body=exchange.chat.body,
             target=UpstreamTarget(
-                offer.base_url, offer.api_key, offer.upstream_model, offer.max_output_tokens
+                offer.base_url,
+                offer.api_key,
+                offer.upstream_model,
+                # What admission reserved for: protocols that cap the answer never ask for more.
+                offer.max_output_tokens or settings.GATEWAY_DEFAULT_MAX_TOKENS,
             ),
             stream=stream,
         )

@@ -87,6 +87,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
         super().__init__(**options)
         self._input: dict[str, Any] = {}
         self._calls: dict[int, int] = {}  # Anthropic block index → OpenAI tool-call index
+        self._calls_with_arguments: set[int] = set()
         self._thinking: dict[int, list[str]] = {}
         self._signatures: dict[int, str] = {}
 
@@ -128,6 +129,9 @@ class AnthropicStreamTranslator(SynthesizedStream):
             self._tool_call(events, 0, call, chars=len(str(block.get("name") or "")))
         elif block.get("type") == "thinking" and isinstance(index, int):
             self._thinking[index] = []
+        elif block.get("type") == "redacted_thinking" and not self.exclude_reasoning:
+            # Sent back whole on the next tool-use turn, like signed thinking blocks.
+            self._delta(events, 0, {"thinking_blocks": [dict(block)]})
         elif block.get("type") == "text" and block.get("text"):
             self._text(events, 0, str(block["text"]))
 
@@ -141,6 +145,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
         elif kind == "input_json_delta" and index in self._calls:
             fragment = str(delta.get("partial_json") or "")
             if fragment:
+                self._calls_with_arguments.add(index)
                 call = {"index": self._calls[index], "function": {"arguments": fragment}}
                 self._tool_call(events, 0, call, chars=len(fragment))
         elif kind == "thinking_delta":
@@ -154,8 +159,13 @@ class AnthropicStreamTranslator(SynthesizedStream):
 
     def _block_stop(self, event: dict[str, Any], events: list[bytes]) -> None:
         """A finished thinking block goes to the client whole, with its signature, so that it
-        can be sent back on the next tool-use turn."""
+        can be sent back on the next tool-use turn; a tool call that got no input gets `{}`."""
         index = event.get("index")
+        if index in self._calls and index not in self._calls_with_arguments:
+            # A tool called without input: OpenAI's clients expect the JSON `{}`, not "".
+            call = {"index": self._calls[index], "function": {"arguments": "{}"}}
+            self._tool_call(events, 0, call, chars=2)
+            return
         if self.exclude_reasoning or not isinstance(index, int) or index not in self._signatures:
             return
         block = _thinking_block("".join(self._thinking.get(index, [])), self._signatures[index])
@@ -163,8 +173,10 @@ class AnthropicStreamTranslator(SynthesizedStream):
 
     def _message_delta(self, event: dict[str, Any], events: list[bytes]) -> None:
         usage = event.get("usage")
-        raw = {**self._input, **(usage if isinstance(usage, dict) else {})}
-        if "output_tokens" in raw:  # an upstream that reports no usage is estimated instead
+        # message_start's output count is a placeholder: only the final one counts, and an
+        # upstream that sends none is estimated instead.
+        if isinstance(usage, dict) and "output_tokens" in usage:
+            raw = {**self._input, **usage}
             reported = reported_usage(raw)
             self.usage, self.cache_write_tokens = reported.usage, reported.cache_write_tokens
         delta = event.get("delta")

@@ -109,12 +109,15 @@ def _thinking_allowed(turns: list[Turn]) -> bool:
 
 
 def _think(reasoning: Reasoning, payload: dict[str, Any]) -> None:
-    """Thinking with a budget of at least 1024 tokens and below `max_tokens` (raised to fit);
-    Anthropic then forbids sampling changes and forced tool use."""
+    """Thinking with a budget of at least 1024 tokens and below `max_tokens`, which is never
+    raised (it is what the client asked for, and what the gateway reserved credit for): with
+    less room than that the request goes without thinking. Anthropic then forbids sampling
+    changes and forced tool use."""
     max_tokens = payload["max_tokens"]
-    budget = max(min(reasoning.budget(max_tokens), MAX_THINKING_BUDGET), MIN_THINKING_BUDGET)
-    if budget >= max_tokens:
-        payload["max_tokens"] = budget + max_tokens
+    wanted = max(reasoning.budget(max_tokens), MIN_THINKING_BUDGET)
+    budget = min(wanted, MAX_THINKING_BUDGET, max_tokens - 1)
+    if budget < MIN_THINKING_BUDGET:
+        return
     payload["thinking"] = {"type": "enabled", "budget_tokens": budget}
     for name in ("temperature", "top_k", "top_p"):
         payload.pop(name, None)

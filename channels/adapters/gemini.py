@@ -148,7 +148,7 @@ class GeminiStreamTranslator(SynthesizedStream):
         # Every event may carry running counts; only those sent with (or after) the finish
         # are the whole answer's, so a stream cut earlier is estimated instead.
         usage = response.get("usageMetadata")
-        if isinstance(usage, dict) and self._finished:
+        if isinstance(usage, dict) and "promptTokenCount" in usage and self._finished:
             self.usage = reported_usage(usage).usage
 
     def _candidate(self, candidate: Mapping[str, Any], events: list[bytes]) -> None:

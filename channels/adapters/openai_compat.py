@@ -35,6 +35,7 @@ STANDARD_FINISH_REASONS = frozenset(
 )
 FINISH_REASON_MAP = {"max_tokens": "length", "tool_use": "tool_calls", "end_turn": "stop"}
 
+REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_details")
 _DATA = b"data: "
 _END = b"\n\n"
 _DONE_EVENT = b"data: [DONE]\n\n"
@@ -88,9 +89,10 @@ def _normalise_finish(choice: dict[str, Any], reason: object) -> None:
     )
 
 
-def _generated_chars(message: dict[str, Any]) -> int:
+def _generated_chars(message: dict[str, Any], *, exclude_reasoning: bool = False) -> int:
     """Characters of generated text in a message or delta; reasoning is mirrored so that it is
-    there in both spellings, `reasoning_content` and OpenRouter's `reasoning` (protocol §9)."""
+    there in both spellings, `reasoning_content` and OpenRouter's `reasoning` (protocol §9), or,
+    with `exclude_reasoning`, counted and left out."""
     chars = 0
     value = message.get("content")
     if isinstance(value, str):
@@ -104,6 +106,9 @@ def _generated_chars(message: dict[str, Any]) -> int:
         message["reasoning"] = value
     if isinstance(value, str):
         chars += len(value)
+    if exclude_reasoning:
+        for name in REASONING_FIELDS:
+            message.pop(name, None)
     value = message.get("refusal")
     if isinstance(value, str):
         chars += len(value)
@@ -285,7 +290,7 @@ class OpenAIStreamTranslator(StreamTranslator):
                     _normalise_finish(choice, reason)
             delta = choice.get("delta")
             if delta and isinstance(delta, dict):
-                chars = _generated_chars(delta)
+                chars = _generated_chars(delta, exclude_reasoning=self.identity.exclude_reasoning)
                 self.completion_chars += chars
                 if not started and (chars or delta.get("tool_calls") or delta.get("function_call")):
                     started = True
@@ -416,7 +421,9 @@ class OpenAICompatAdapter(Adapter):
                 _normalise_finish(choice, reason)
             message = choice.get("message")
             if isinstance(message, dict):
-                completion_chars += _generated_chars(message)
+                completion_chars += _generated_chars(
+                    message, exclude_reasoning=identity.exclude_reasoning
+                )
         raw = body.get("usage")
         if _reports_usage(raw):
             usage, estimated = usage_from(raw), False

@@ -63,7 +63,12 @@ def test_text_answer_usage_and_record(gateway, stream):
     body = request["body"]
     assert body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert body["contents"] == [{"role": "user", "parts": [{"text": MESSAGES[1]["content"]}]}]
-    assert body["generationConfig"] == {"temperature": 0.2, "seed": 7, "stopSequences": ["END"]}
+    assert body["generationConfig"] == {
+        "temperature": 0.2,
+        "seed": 7,
+        "stopSequences": ["END"],
+        "maxOutputTokens": 4096,  # no max_tokens: capped at what admission reserved
+    }
     record = gateway.record()
     assert (record.status, record.stream, record.provider) == ("ok", stream, "gemini")
     assert (record.prompt_tokens, record.completion_tokens) == (PROMPT_TOKENS, COMPLETION_TOKENS)

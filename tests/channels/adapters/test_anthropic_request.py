@@ -256,12 +256,12 @@ def test_sampling_stop_and_user():
     [
         ({"reasoning": {"effort": "high"}, "max_tokens": 10000}, 8000, 10000),
         ({"reasoning": {"effort": "minimal"}, "max_tokens": 4000}, 1024, 4000),
-        ({"reasoning": {"max_tokens": 3000}, "max_tokens": 2000}, 3000, 5000),
+        ({"reasoning": {"max_tokens": 3000}, "max_tokens": 2000}, 1999, 2000),
         ({"reasoning": {"enabled": True}}, 2048, 4096),
         ({"reasoning_effort": "low", "max_tokens": 20000}, 4000, 20000),
-        ({"reasoning": {"max_tokens": 500000}, "max_tokens": 1000}, 128000, 129000),
+        ({"reasoning": {"max_tokens": 500000}, "max_tokens": 200000}, 128000, 200000),
     ],
-    ids=["high", "minimal-floor", "budget-above-max", "enabled", "reasoning_effort", "cap"],
+    ids=["high", "minimal-floor", "budget-within-max", "enabled", "reasoning_effort", "cap"],
 )
 def test_reasoning_becomes_a_thinking_budget(body, expected_budget, expected_max):
     payload = built(**body, temperature=0.5, tool_choice="required", tools=[WEATHER_TOOL])
@@ -282,6 +282,14 @@ def test_reasoning_becomes_a_thinking_budget(body, expected_budget, expected_max
 )
 def test_no_thinking_unless_asked(body):
     assert "thinking" not in built(**body)
+
+
+def test_thinking_never_raises_the_clients_max_tokens():
+    payload = built(reasoning={"effort": "high"}, max_tokens=1024, temperature=0.5)
+
+    assert payload["max_tokens"] == 1024, "what the client asked for and the gateway reserved"
+    assert "thinking" not in payload, "no room for Anthropic's 1024-token minimum budget"
+    assert payload["temperature"] == 0.5
 
 
 def test_thinking_blocks_sent_back_keep_thinking_on():

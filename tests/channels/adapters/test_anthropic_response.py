@@ -337,3 +337,43 @@ def test_finish_without_usage_asked_is_just_done_and_the_error_event_shape():
 )
 def test_error_messages(payload, message):
     assert ADAPTER.error_message(status=529, payload=payload) == message
+
+
+def test_a_streamed_tool_call_without_input_ends_with_empty_json_arguments():
+    translator = stream()
+    start = event(
+        "content_block_start",
+        index=0,
+        content_block={"type": "tool_use", "id": "t0", "name": "now", "input": {}},
+    )
+    empty = event(
+        "content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": ""}
+    )
+    events = translator.feed(START + start + empty + event("content_block_stop", index=0))
+
+    calls = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks(events)[1:]]
+    arguments = "".join(call["function"].get("arguments", "") for call in calls)
+    assert arguments == "{}", "json.loads must work on what the client assembles"
+
+
+def test_redacted_thinking_reaches_a_streaming_client_to_send_back():
+    translator = stream()
+    redacted = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}
+    events = translator.feed(START + event("content_block_start", index=0, content_block=redacted))
+
+    deltas = [c["choices"][0]["delta"] for c in chunks(events)]
+    assert {"thinking_blocks": [redacted]} in deltas
+    hidden = stream(identity=ResponseIdentity(model="m", provider="p", exclude_reasoning=True))
+    assert "thinking_blocks" not in str(
+        chunks(hidden.feed(START + event("content_block_start", index=0, content_block=redacted)))
+    )
+
+
+def test_a_message_delta_without_output_tokens_leaves_the_usage_to_estimate():
+    translator = stream()
+    translator.feed(START + TEXT_BLOCK + text_delta("ok"))
+    translator.feed(event("message_delta", delta={"stop_reason": "end_turn"}, usage={}))
+    translator.feed(event("message_stop"))
+
+    assert translator.done
+    assert translator.usage is None, "message_start's placeholder output count is not usage"

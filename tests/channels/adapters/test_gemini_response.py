@@ -220,6 +220,15 @@ def test_running_usage_is_only_final_with_the_finish():
     assert translator.completion_chars == 2
 
 
+def test_an_empty_usage_with_the_finish_is_estimated_not_free():
+    translator = stream()
+    translator.feed(data({"candidates": [candidate({"text": "Hi"})], "usageMetadata": {}}))
+    translator.end_of_input()
+
+    assert translator.done
+    assert translator.usage is None, "no counts: the gateway estimates instead of billing 0"
+
+
 def test_a_last_event_without_its_blank_line_still_counts():
     translator = stream()
     events = translator.feed(data({"candidates": [candidate({"text": "Hi"}, finish=None)]}))

@@ -1,6 +1,7 @@
 """What a request asks of reasoning, the OpenAI-compatible extras (reasoning in both spellings,
 `reasoning` → `reasoning_effort`), and the shared SSE splitter (protocol §6.5, §9)."""
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -98,6 +99,29 @@ def test_openai_compatible_reasoning_comes_back_in_both_spellings(field):
     [event] = translator.feed(b"data: " + orjson.dumps(chunk) + b"\n\n")
     delta = orjson.loads(event[6:])["choices"][0]["delta"]
     assert (delta["reasoning_content"], delta["reasoning"]) == ("th", "th")
+
+
+def test_openai_compatible_reasoning_is_left_out_when_excluded():
+    hidden = dataclasses.replace(IDENTITY, exclude_reasoning=True)
+    answer = {
+        "id": "chatcmpl-1",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "4", "reasoning": "2+2"}}
+        ],
+    }
+    result = OPENAI.translate_response(
+        payload=orjson.dumps(answer), identity=hidden, metering=METERING
+    )
+    assert orjson.loads(result.body)["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "4",
+    }
+
+    translator = OPENAI.stream_translator(identity=hidden, include_usage=False, metering=METERING)
+    chunk = {"id": "c", "choices": [{"index": 0, "delta": {"reasoning": "th"}}]}
+    [event] = translator.feed(b"data: " + orjson.dumps(chunk) + b"\n\n")
+    assert orjson.loads(event[6:])["choices"][0]["delta"] == {}
+    assert translator.completion_chars == 2, "still counted for an estimate"
 
 
 def test_sse_splitter_handles_names_comments_multiline_data_and_any_line_ending():
