@@ -22,6 +22,7 @@ from billing.models import UsageRecord
 from billing.services import usage_records_save
 from config.write_lock import serialized_writes
 from gateway.accounting import UsageDraft
+from gateway.threads import OnDemandThread
 
 logger = logging.getLogger(__name__)
 
@@ -43,35 +44,25 @@ class UsageRecorder:
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[UsageDraft | _Flush | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._thread = OnDemandThread(self._run, name="usage-recorder")
 
     def submit(self, draft: UsageDraft) -> None:
         """Queue a finished request's draft; returns at once."""
-        self._ensure_thread()
+        self._thread.ensure()
         self._queue.put(draft)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is stored; False on timeout."""
-        self._ensure_thread()
+        self._thread.ensure()
         done = threading.Event()
         self._queue.put(_Flush(done))
         return done.wait(timeout)
 
     def stop(self) -> None:
         """Store what is queued, then end the thread (called at interpreter exit)."""
-        if self._thread is not None and self._thread.is_alive():
+        if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=30)
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(
-                        target=self._run, name="usage-recorder", daemon=True
-                    )
-                    self._thread.start()
 
     def _run(self) -> None:
         running = True

@@ -10,7 +10,6 @@ SQLite's single writer.
 import asyncio
 import logging
 import queue
-import threading
 from dataclasses import dataclass
 
 from django.db import close_old_connections
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from billing.budgets import Hold, Refusal
 from billing.reservations import reserve_in_database
+from gateway.threads import OnDemandThread
 
 logger = logging.getLogger(__name__)
 
@@ -50,26 +50,16 @@ class DatabaseReserver:
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._thread = OnDemandThread(self._run, name="budget-reserver")
 
     async def reserve(self, hold: Hold) -> Refusal | None:
         """Hold `hold.amount` against its account and key; None when held, else why not.
         Raises the database's error when the transaction failed."""
         loop = asyncio.get_running_loop()
         pending = _Pending(hold, loop.create_future(), loop)
-        self._ensure_thread()
+        self._thread.ensure()
         self._queue.put(pending)
         return await pending.future
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(
-                        target=self._run, name="budget-reserver", daemon=True
-                    )
-                    self._thread.start()
 
     def _run(self) -> None:
         while True:
