@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Literal
 
 from django.db import connections, router, transaction
-from django.db.models import AutoField, F, Model, Q
+from django.db.models import AutoField, F, Model
 from django.utils import timezone
 
 from billing.budget_mirror import budget_observed
@@ -199,7 +199,7 @@ def usage_records_save(
     for record in new:
         moves.charge(record)
     if reservations == "database":
-        for account_id, key_id, amount in reservations_take(Q(pk__in=[r.pk for r in new])):
+        for account_id, key_id, amount in reservations_take([r.pk for r in new]):
             moves.release(account_id, key_id, amount)
     accounts, keys = moves.apply(
         timezone.now(), limit_resets=limit_resets, report=reservations == "redis"
