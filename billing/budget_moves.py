@@ -15,13 +15,9 @@ from django.db import connection
 from billing.budgets import AccountBudget, KeyBudget, key_budget
 from billing.models import Account, ApiKey, UsageRecord
 from billing.periods import period_start
+from billing.raw_sql import AMOUNT, table
 
-_AMOUNT = "CAST(%s AS NUMERIC)"
 _NEW_PERIOD = "(%s IS NOT NULL AND (period_started_at IS NULL OR period_started_at < %s))"
-
-
-def _table(model: type[Account] | type[ApiKey]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 class BudgetMoves:
@@ -74,19 +70,19 @@ class BudgetMoves:
         with connection.cursor() as cursor:
             if account_rows:
                 cursor.executemany(
-                    f"UPDATE {_table(Account)} SET balance = balance - {_AMOUNT}, "  # noqa: S608
-                    f"reserved = reserved - {_AMOUNT}, budget_version = budget_version + 1 "
+                    f"UPDATE {table(Account)} SET balance = balance - {AMOUNT}, "  # noqa: S608
+                    f"reserved = reserved - {AMOUNT}, budget_version = budget_version + 1 "
                     "WHERE id = %s",
                     account_rows,
                 )
             if key_rows:
                 cursor.executemany(
-                    f"UPDATE {_table(ApiKey)} SET "  # noqa: S608 (quoted names)
+                    f"UPDATE {table(ApiKey)} SET "  # noqa: S608 (quoted names)
                     f"spend_in_period = (CASE WHEN {_NEW_PERIOD} THEN 0 ELSE spend_in_period END)"
-                    f" + {_AMOUNT}, "
+                    f" + {AMOUNT}, "
                     f"period_started_at = CASE WHEN {_NEW_PERIOD} THEN %s "
                     "ELSE period_started_at END, "
-                    f"reserved = reserved - {_AMOUNT}, budget_version = budget_version + 1, "
+                    f"reserved = reserved - {AMOUNT}, budget_version = budget_version + 1, "
                     "last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < %s "
                     "THEN %s ELSE last_used_at END "
                     "WHERE id = %s",

@@ -21,15 +21,14 @@ from billing.budgets import Hold, Refusal
 from billing.models import Account, ApiKey, LimitReset, Reservation
 from billing.periods import period_end, period_start
 from billing.pricing import STORAGE_QUANTUM
+from billing.raw_sql import AMOUNT, table
 from config.write_lock import serialized_writes
-
-_AMOUNT = "CAST(%s AS NUMERIC)"
 
 
 def reserve_in_database(*, holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:
     """Reserve each hold against its account's balance and its key's remaining limit, in one
-    transaction; per hold, None when it is held or why not. Expired reservations are swept
-    first when they might be what stands in the way."""
+    transaction; per hold, None when it is held or why not. A refused hold is tried once more
+    after its account's expired reservations (of crashed processes) are given back."""
     refusals = _try_reserve(holds, now)
     refused = [i for i, refusal in enumerate(refusals) if refusal is not None]
     accounts = {holds[i].account_id for i in refused}
@@ -38,10 +37,6 @@ def reserve_in_database(*, holds: Sequence[Hold], now: datetime) -> list[Refusal
         for i, refusal in zip(refused, _try_reserve([holds[i] for i in refused], now), strict=True):
             refusals[i] = refusal
     return refusals
-
-
-def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _money(text: str | None) -> Decimal | None:
@@ -61,7 +56,7 @@ def _locked_rows(
     placeholders = ", ".join(["%s"] * len(ids))
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     cursor.execute(
-        f"SELECT id, {columns} FROM {_table(model)} "  # noqa: S608 (quoted names)
+        f"SELECT id, {columns} FROM {table(model)} "  # noqa: S608 (quoted names)
         f"WHERE id IN ({placeholders}) ORDER BY id{lock}",
         [*params, *ids],
     )
@@ -123,7 +118,7 @@ def _try_reserve(holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:
         for model, held in ((Account, budgets.account_held), (ApiKey, budgets.key_held)):
             if held:
                 cursor.executemany(
-                    f"UPDATE {_table(model)} SET reserved = reserved + {_AMOUNT} "  # noqa: S608
+                    f"UPDATE {table(model)} SET reserved = reserved + {AMOUNT} "  # noqa: S608
                     "WHERE id = %s",
                     [(str(amount), pk) for pk, amount in sorted(held.items())],
                 )
@@ -134,7 +129,7 @@ def _try_reserve(holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:
         ]
         if rows:
             cursor.executemany(
-                f"INSERT INTO {_table(Reservation)} "  # noqa: S608 (quoted names)
+                f"INSERT INTO {table(Reservation)} "  # noqa: S608 (quoted names)
                 "(id, account_id, key_id, amount, expires_at) VALUES (%s, %s, %s, %s, %s)",
                 rows,
             )
@@ -153,7 +148,7 @@ def reservations_take(request_ids: Collection[str]) -> list[tuple[int, int, Deci
         if rows:
             placeholders = ", ".join(["%s"] * len(rows))
             cursor.execute(
-                f"DELETE FROM {_table(Reservation)} WHERE id IN ({placeholders})",  # noqa: S608
+                f"DELETE FROM {table(Reservation)} WHERE id IN ({placeholders})",  # noqa: S608
                 [row[0] for row in rows],
             )
     return [
