@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from channels.adapters.base import Usage
+from channels.adapters.wire import tool_calls_chars
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
@@ -34,20 +35,6 @@ def _content_chars(content: object) -> int:
     return chars
 
 
-def _tool_call_chars(tool_calls: object) -> int:
-    if not isinstance(tool_calls, list):
-        return 0
-    chars = 0
-    for call in tool_calls:
-        function = call.get("function") if isinstance(call, Mapping) else None
-        if isinstance(function, Mapping):
-            for key in ("name", "arguments"):
-                value = function.get(key)
-                if isinstance(value, str):
-                    chars += len(value)
-    return chars
-
-
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """Estimated prompt tokens of an OpenAI chat body: message text (string content, text parts,
     earlier tool calls) and tool definitions' JSON, ÷ 4 rounded up, + 4 per message; ≥ 1 unless
@@ -58,7 +45,7 @@ def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     for message in messages:
         if isinstance(message, Mapping):
             chars += _content_chars(message.get("content"))
-            chars += _tool_call_chars(message.get("tool_calls"))
+            chars += tool_calls_chars(message.get("tool_calls"))
     tools = body.get("tools")
     if tools:
         chars += len(orjson.dumps(tools).decode())

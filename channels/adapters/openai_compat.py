@@ -24,7 +24,14 @@ from channels.adapters.base import (
     Usage,
 )
 from channels.adapters.reasoning import reasoning_of
-from channels.adapters.wire import MAX_EVENT_BYTES, envelope_message, generate_id, token_count
+from channels.adapters.wire import (
+    MAX_EVENT_BYTES,
+    envelope_message,
+    function_chars,
+    generate_id,
+    token_count,
+    tool_calls_chars,
+)
 from config.log_filters import scrub
 
 CHAT_PATH = "/chat/completions"
@@ -112,27 +119,11 @@ def _generated_chars(message: dict[str, Any], *, exclude_reasoning: bool = False
     value = message.get("refusal")
     if isinstance(value, str):
         chars += len(value)
-    calls = message.get("tool_calls")
-    if isinstance(calls, list):
-        for call in calls:
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict):
-                chars += _call_chars(function)
-    function = message.get("function_call")
-    if isinstance(function, dict):
-        chars += _call_chars(function)
-    return chars
-
-
-def _call_chars(function: dict[str, Any]) -> int:
-    chars = 0
-    name = function.get("name")
-    if isinstance(name, str):
-        chars += len(name)
-    arguments = function.get("arguments")
-    if isinstance(arguments, str):
-        chars += len(arguments)
-    return chars
+    return (
+        chars
+        + tool_calls_chars(message.get("tool_calls"))
+        + function_chars(message.get("function_call"))
+    )
 
 
 def _stream_error(error: object) -> UpstreamStreamError:

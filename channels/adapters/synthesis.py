@@ -19,7 +19,13 @@ from channels.adapters.base import (
     UpstreamStreamError,
     Usage,
 )
-from channels.adapters.wire import SSEEvent, SSESplitter, envelope_message, generate_id
+from channels.adapters.wire import (
+    SSEEvent,
+    SSESplitter,
+    envelope_message,
+    generate_id,
+    tool_calls_chars,
+)
 from config.log_filters import scrub
 
 DONE_EVENT = b"data: [DONE]\n\n"
@@ -61,11 +67,8 @@ class ChoiceDraft:
 
     def chars(self) -> int:
         """Characters generated, to estimate usage when the upstream reports none."""
-        calls = sum(
-            len(call["function"]["name"]) + len(call["function"]["arguments"])
-            for call in self.tool_calls
-        )
-        return sum(map(len, self.text)) + sum(map(len, self.reasoning)) + calls
+        generated = sum(map(len, self.text)) + sum(map(len, self.reasoning))
+        return generated + tool_calls_chars(self.tool_calls)
 
     def choice(self, index: int, *, exclude_reasoning: bool) -> dict[str, Any]:
         """The OpenAI `choices[]` item."""

@@ -1,6 +1,8 @@
-"""Small pieces every adapter shares: ids, token counts, error-body messages, SSE splitting."""
+"""Small pieces every adapter shares: ids, token and character counts, error-body messages,
+SSE splitting."""
 
 import os
+from collections.abc import Mapping
 
 import orjson
 
@@ -27,6 +29,24 @@ def token_count(value: object) -> int:
     if isinstance(value, float) and 0 <= value < 1e18:
         return int(value)
     return 0
+
+
+def function_chars(function: object) -> int:
+    """Characters of a function call's name and arguments (for usage estimates)."""
+    if not isinstance(function, Mapping):
+        return 0
+    return sum(
+        len(value) for key in ("name", "arguments") if isinstance(value := function.get(key), str)
+    )
+
+
+def tool_calls_chars(tool_calls: object) -> int:
+    """Characters of an OpenAI `tool_calls` list's names and arguments (for usage estimates)."""
+    if not isinstance(tool_calls, list):
+        return 0
+    return sum(
+        function_chars(call.get("function")) for call in tool_calls if isinstance(call, Mapping)
+    )
 
 
 def envelope_message(*, status: int, payload: bytes) -> str:
