@@ -136,12 +136,10 @@ def worst_case_cost(chat: ChatRequest, plan: list[Offer], prompt_tokens: int) ->
     )
 
 
-async def reserve(
-    *, request_id: str, key: KeyContext, amount: Decimal, now: datetime | None = None
-) -> None:
+async def reserve(*, request_id: str, key: KeyContext, amount: Decimal) -> None:
     """Hold `amount` against the key's account and limit; InsufficientQuota when either cannot
     cover it, BudgetUnavailable when the reservation store is unreachable."""
-    now = now or timezone.now()
+    now = timezone.now()
     hold = Hold(
         id=request_id,
         account_id=key.account_id,
