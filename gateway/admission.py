@@ -3,9 +3,8 @@
 Rate limits (rpm, tpm) are checked before routing; the reservation, once the plan's prices are
 known, holds the worst case against the account's balance and the key's remaining limit until
 the request's usage record is written, which charges the actual cost and gives the
-reservation back (billing.services.usage_records_save). With REDIS_URL reservations live in
-Redis (billing.budget_mirror), without it in the database (billing.reservations, through the
-gateway.reserver thread).
+reservation back (billing.services.usage_records_save). Where holds live is the process's
+reservation backend (`gateway.bridge.reservations`: Redis, or the database).
 """
 
 import logging
@@ -16,20 +15,18 @@ from decimal import Decimal
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 
-from billing.budget_mirror import reserve_in_redis
 from billing.budgets import Hold, Refusal
-from billing.periods import period_end, period_start
+from billing.periods import period_end
 from billing.pricing import usage_cost
 from channels.adapters.base import Usage
 from channels.money import format_money
-from gateway import ratelimit, store
+from gateway import ratelimit
 from gateway.accounting import offer_prices
+from gateway.bridge.reservations import ReservationsUnavailable, reservations
 from gateway.errors import BudgetUnavailable, InsufficientQuota, RateLimited
 from gateway.ratelimit import Charge, LimitState
-from gateway.reserver import reserver
 from gateway.schemas import ChatRequest, KeyContext, Offer
 
 logger = logging.getLogger(__name__)
@@ -148,19 +145,10 @@ async def reserve(*, request_id: str, key: KeyContext, amount: Decimal) -> None:
         expires_at=now + timedelta(seconds=settings.GATEWAY_RESERVATION_SECONDS),
     )
     try:
-        if settings.REDIS_URL:
-            refusal = await reserve_in_redis(
-                hold=hold,
-                now=now,
-                key_limit=key.spend_limit,
-                key_period=period_start(key.limit_reset, now),
-                load=lambda budget: store.load_budget(budget, hold, now),
-            )
-        else:
-            refusal = await reserver.reserve(hold)
-    except (redis.RedisError, DatabaseError):
-        logger.exception("reserving %s for request %s failed", amount, request_id)
-        raise BudgetUnavailable(LIMITS_UNAVAILABLE) from None
+        refusal = await reservations().reserve(hold, key, now)
+    except ReservationsUnavailable as error:
+        logger.warning("reserving %s for request %s failed: %s", amount, request_id, error)
+        raise BudgetUnavailable(LIMITS_UNAVAILABLE, retry_after=error.retry_after) from None
     if refusal is not None:
         raise _refused(refusal, key, amount, now)
 

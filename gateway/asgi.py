@@ -12,8 +12,8 @@ from typing import Any
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
+from gateway.bridge.recorder import recorder
 from gateway.metrics import mark_process_dead
-from gateway.recorder import recorder
 from gateway.upstream_client import close_upstream_clients
 
 ASGIApp = Any

@@ -10,7 +10,7 @@ import time
 from django.conf import settings
 
 from billing.keys import KEY_SCHEME, hash_key
-from gateway import store
+from gateway.bridge import store
 from gateway.errors import InvalidApiKey
 from gateway.schemas import KeyContext
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from gateway import store
+from gateway.bridge import store
 from gateway.metrics import set_channel_status
 from gateway.schemas import Offer
 

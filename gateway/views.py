@@ -16,9 +16,11 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from channels.money import format_money
-from gateway import admission, auth, catalog, ratelimit, relay, stats, store
+from gateway import admission, auth, catalog, ratelimit, relay, stats
 from gateway.accounting import UsageDraft, new_request_id
 from gateway.background import spawn
+from gateway.bridge import store
+from gateway.bridge.recorder import recorder
 from gateway.errors import (
     GatewayError,
     GenerationNotFound,
@@ -32,7 +34,6 @@ from gateway.errors import (
 from gateway.estimate import estimate_prompt_tokens
 from gateway.metrics import observe_request
 from gateway.parsing import parse_chat_request
-from gateway.recorder import recorder
 from gateway.request_log import log_request
 from gateway.responses import RelayStreamResponse, error_response, json_response
 from gateway.routing import route_plan

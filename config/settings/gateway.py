@@ -1,6 +1,6 @@
 """Defaults of the client-facing gateway; channels may override the timeouts."""
 
-from config.env import env
+from config.env import env, var_dir
 
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=5.0)
 GATEWAY_FIRST_TOKEN_TIMEOUT = env.float("GATEWAY_FIRST_TOKEN_TIMEOUT", default=60.0)
@@ -18,6 +18,13 @@ GATEWAY_DEFAULT_MAX_TOKENS = env.int("GATEWAY_DEFAULT_MAX_TOKENS", default=4096)
 GATEWAY_RESERVATION_SECONDS = env.float(
     "GATEWAY_RESERVATION_SECONDS", default=GATEWAY_REQUEST_DEADLINE + 60.0
 )
+# A Redis that restarted empty admits nothing for this long, while every gateway process posts
+# the holds of its requests in flight again (each checks once a second).
+GATEWAY_RESERVATION_RESYNC_SECONDS = env.float("GATEWAY_RESERVATION_RESYNC_SECONDS", default=3.0)
+# What each request did, on local disk until its usage record is stored; a killed process's
+# journal is billed by the next sweep of any gateway process on the machine.
+GATEWAY_JOURNAL_DIR = env.path("GATEWAY_JOURNAL_DIR", default=var_dir() / "journal")
+GATEWAY_JOURNAL_SWEEP_SECONDS = env.float("GATEWAY_JOURNAL_SWEEP_SECONDS", default=5.0)
 
 # Django refuses larger bodies itself; the chat endpoint answers them with a 413 envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES

@@ -1,6 +1,7 @@
 """Test settings: the real PostgreSQL and Redis that `make test` starts, fixed test-only secrets."""
 
 import os
+import tempfile
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,6 +11,10 @@ if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql
         "(or `scripts/with-services <command>`), which starts both."
     )
 
+# Every test starts with an emptied Redis: a new generation of holds needs no settling time
+# there. Gateway subprocesses of the tests inherit both settings (one journal folder per run).
+os.environ.setdefault("GATEWAY_RESERVATION_RESYNC_SECONDS", "0")
+os.environ.setdefault("GATEWAY_JOURNAL_DIR", tempfile.mkdtemp(prefix="switchyard-journal-"))
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x1y2z3" * 10)
 os.environ.setdefault("SWITCHYARD_ENCRYPTION_KEYS", "Q_6hiOO_3ZN67eKJ4CFe4ogQcScvEaCmKts5itbWWwY=")
 

@@ -25,7 +25,7 @@ from billing.services import account_create, account_credit, api_key_create
 from channels.models import Channel
 from channels.services import ModelOffer, channel_create
 from gateway import auth, catalog, stats
-from gateway.recorder import recorder
+from gateway.bridge.recorder import recorder
 
 CHANNEL_SECRET_PREFIX = "sk-upstream-e2e-"
 

@@ -1,4 +1,4 @@
-"""Database reservations (installs without Redis) off the event loop, many per transaction.
+"""Reservations in the database (installs without Redis), off the event loop, many per transaction.
 
 Requests queue their holds and await a future; one thread takes whatever has queued and
 reserves it all in one transaction (`billing.reservations.reserve_in_database`), then wakes
@@ -11,12 +11,16 @@ import asyncio
 import logging
 import queue
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from billing.budgets import Hold, Refusal
 from billing.reservations import reserve_in_database
+from billing.services import UsageWritten
+from gateway.bridge.reservations.base import Reservations, ReservationsUnavailable
+from gateway.schemas import KeyContext
 from gateway.threads import OnDemandThread
 
 logger = logging.getLogger(__name__)
@@ -45,21 +49,29 @@ def _settle(pending: _Pending, outcome: Refusal | BaseException | None) -> None:
     pending.loop.call_soon_threadsafe(settle)
 
 
-class DatabaseReserver:
-    """One reserving thread per process, started on first use."""
+class DatabaseReservations(Reservations):
+    """One reserving thread per process, started on first use; usage batches give the holds
+    back in their own transaction."""
+
+    name = "database"
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread = OnDemandThread(self._run, name="budget-reserver")
 
-    async def reserve(self, hold: Hold) -> Refusal | None:
-        """Hold `hold.amount` against its account and key; None when held, else why not.
-        Raises the database's error when the transaction failed."""
+    async def reserve(self, hold: Hold, key: KeyContext, now: datetime) -> Refusal | None:
+        """Hold `hold.amount` against its account and key; None when held, else why not."""
         loop = asyncio.get_running_loop()
         pending = _Pending(hold, loop.create_future(), loop)
         self._thread.ensure()
         self._queue.put(pending)
-        return await pending.future
+        try:
+            return await pending.future
+        except DatabaseError as error:
+            raise ReservationsUnavailable(str(error)) from None
+
+    def settled(self, written: UsageWritten) -> None:
+        """Nothing: the batch's transaction took its reservation rows."""
 
     def _run(self) -> None:
         while True:
@@ -84,6 +96,3 @@ class DatabaseReserver:
             return
         for pending, outcome in zip(batch, outcomes, strict=True):
             _settle(pending, outcome)
-
-
-reserver = DatabaseReserver()

@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from billing.budget_mirror import budget_observed, reserve_in_redis
+from billing.budget_mirror import budget_observed
 from billing.budgets import AccountBudget, Hold, KeyBudget
+from gateway.bridge.reservations.redis import RedisReservations
+from gateway.schemas import KeyContext
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PERIOD = datetime(2026, 11, 23, tzinfo=UTC)
@@ -26,16 +28,19 @@ class Database:
         self.key = KeyBudget(7, Decimal(spend), PERIOD, version)
         self.loads: list[str] = []
 
-    async def load(self, budget):
+    async def load(self, budget, hold, now):
         self.loads.append(budget)
         return self.account if budget == "account" else self.key
 
 
+def _key(limit):
+    """A daily-resetting key of account 1 (its period starts at PERIOD on NOW's day)."""
+    return KeyContext(7, 1, "sk-sy-test", frozenset(), None, False, limit, "daily")
+
+
 def _reserve(db, request_id, amount, *, limit=None, now=NOW, expires=None):
     hold = Hold(request_id, 1, 7, Decimal(amount), expires or now + timedelta(minutes=10))
-    return asyncio.run(
-        reserve_in_redis(hold=hold, now=now, key_limit=limit, key_period=PERIOD, load=db.load)
-    )
+    return asyncio.run(RedisReservations(load=db.load).reserve(hold, _key(limit), now))
 
 
 def test_the_account_budget_is_read_once_then_reservations_add_up_to_the_balance():
@@ -86,13 +91,7 @@ def test_a_new_period_reads_the_key_budget_again():
     db.key = KeyBudget(7, Decimal(0), PERIOD + timedelta(days=1), 1)
     hold = Hold("r2", 1, 7, Decimal("0.5"), NOW + timedelta(days=1, minutes=10))
     refusal = asyncio.run(
-        reserve_in_redis(
-            hold=hold,
-            now=NOW + timedelta(days=1),
-            key_limit=Decimal(1),
-            key_period=PERIOD + timedelta(days=1),
-            load=db.load,
-        )
+        RedisReservations(load=db.load).reserve(hold, _key(Decimal(1)), NOW + timedelta(days=1))
     )
 
     assert refusal is None

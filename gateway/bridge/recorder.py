@@ -12,16 +12,14 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
 
-from django.conf import settings
 from django.db import DataError, IntegrityError, close_old_connections, connections
 
-from billing.budget_mirror import budget_observed
 from billing.models import UsageRecord
 from billing.services import usage_records_save
 from config.write_lock import serialized_writes
 from gateway.accounting import UsageDraft
+from gateway.bridge.reservations import reservations
 from gateway.threads import OnDemandThread
 
 logger = logging.getLogger(__name__)
@@ -110,13 +108,13 @@ class UsageRecorder:
 
     @staticmethod
     def _save_retrying(records: list[UsageRecord], limit_resets: dict[int, str]) -> None:
-        reservations: Literal["database", "redis"] = "redis" if settings.REDIS_URL else "database"
+        backend = reservations()
         while True:
             try:
                 close_old_connections()
                 with serialized_writes():
                     written = usage_records_save(
-                        records=records, reservations=reservations, limit_resets=limit_resets
+                        records=records, reservations=backend.name, limit_resets=limit_resets
                     )
                 break
             except (IntegrityError, DataError):
@@ -124,7 +122,7 @@ class UsageRecorder:
             except Exception:
                 logger.exception("storing %d usage records failed; retrying", len(records))
                 time.sleep(RETRY_SECONDS)
-        budget_observed(accounts=written.accounts, keys=written.keys, released=written.requests)
+        backend.settled(written)
 
 
 recorder = UsageRecorder()
