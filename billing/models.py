@@ -96,6 +96,8 @@ class UsageStatus(models.TextChoices):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    """The gateway process died before the request ended (billed from its journal)."""
 
 
 class UsageSource(models.TextChoices):

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
+from gateway.bridge.journal import journal
 from gateway.bridge.recorder import recorder
 from gateway.metrics import mark_process_dead
 from gateway.upstream_client import close_upstream_clients
@@ -66,14 +67,17 @@ class GatewayApplication:
 
     @staticmethod
     async def _lifespan(receive: Any, send: Any) -> None:
-        """At shutdown, store every queued usage record and close the upstream pool."""
+        """At start-up open the journal (its sweeper bills dead siblings' journals); at shutdown
+        store every queued usage record, then remove the journal, and close the upstream pool."""
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                journal.open()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await close_upstream_clients()
                 await asyncio.to_thread(recorder.stop)
+                journal.close()
                 mark_process_dead()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -29,6 +29,7 @@ from channels.adapters.base import (
 )
 from gateway import breakers, stats
 from gateway.accounting import AttemptLog, UsageDraft, offer_prices
+from gateway.bridge.journal import RELAYED_EVERY_SECONDS, journal
 from gateway.errors import InvalidRequest
 from gateway.estimate import estimate_prompt_tokens, estimate_usage
 from gateway.failures import (
@@ -61,6 +62,8 @@ class Exchange:
     started: float
     deadline: float
     _prompt_tokens: int | None = None
+    in_flight: Offer | None = None
+    """The offer of the attempt under way (or the last one)."""
 
     def remaining(self) -> float:
         """Seconds left before the request's overall deadline."""
@@ -75,6 +78,13 @@ class Exchange:
                 prompt_tokens=self.prompt_tokens(), completion_chars=chars
             ),
         )
+
+    def bill_abandoned(self) -> None:
+        """The client left while an upstream had the request: bill the prompt as the upstream
+        will (an estimate: the upstream's usage never reaches the gateway)."""
+        offer = self.in_flight
+        if offer is not None:
+            self.draft.serve(offer, self.metering(offer).estimate(0), estimated=True)
 
     def prompt_tokens(self) -> int:
         """The estimated prompt size, computed once and only when needed."""
@@ -175,6 +185,8 @@ async def _first_success(
         started = time.monotonic()
         limit = min(limit_of(offer), exchange.remaining())
         failure: Failure
+        journal.attempt(exchange.draft.id, offer)
+        exchange.in_flight = offer
         try:
             return await _within(limit, attempt(offer, _adapter_of(offer))), offer, started
         except _AttemptFailed as error:
@@ -212,12 +224,16 @@ async def _answer(exchange: Exchange, offer: Offer, adapter: Adapter) -> Transla
 
 async def complete(exchange: Exchange, plan: list[Offer]) -> bytes:
     """Run a non-streaming request through the plan; the client's JSON body, or raise."""
-    translated, offer, started = await _first_success(
-        exchange,
-        plan,
-        lambda offer, adapter: _answer(exchange, offer, adapter),
-        lambda offer: offer.timeout,
-    )
+    try:
+        translated, offer, started = await _first_success(
+            exchange,
+            plan,
+            lambda offer, adapter: _answer(exchange, offer, adapter),
+            lambda offer: offer.timeout,
+        )
+    except asyncio.CancelledError:
+        exchange.bill_abandoned()
+        raise
     exchange.log(offer, "ok", started, None)
     exchange.draft.serve(offer, translated.usage, estimated=translated.usage_estimated)
     elapsed = time.monotonic() - started
@@ -275,12 +291,16 @@ async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> 
 
 async def open_stream(exchange: Exchange, plan: list[Offer]) -> OpenStream:
     """Try the plan until one channel's stream reaches content; raise if none does."""
-    opened, _, started = await _first_success(
-        exchange,
-        plan,
-        lambda offer, adapter: _until_content(exchange, offer, adapter),
-        lambda offer: min(offer.first_token_timeout, offer.timeout),
-    )
+    try:
+        opened, _, started = await _first_success(
+            exchange,
+            plan,
+            lambda offer, adapter: _until_content(exchange, offer, adapter),
+            lambda offer: min(offer.first_token_timeout, offer.timeout),
+        )
+    except asyncio.CancelledError:
+        exchange.bill_abandoned()
+        raise
     opened.attempt_started = started
     exchange.draft.ttft_ms = round((time.monotonic() - exchange.started) * 1000)
     return opened
@@ -294,6 +314,7 @@ async def relay_events(
     draft = exchange.draft
     idle = settings.GATEWAY_IDLE_TIMEOUT
     error: tuple[str, str] | None = None
+    noted_at = time.monotonic()
     try:
         if opened.buffered:
             yield b"".join(opened.buffered)
@@ -317,16 +338,22 @@ async def relay_events(
                 events = translator.feed(chunk)
                 if events:
                     yield b"".join(events)
+                    if time.monotonic() >= noted_at + RELAYED_EVERY_SECONDS:
+                        journal.relayed(draft.id, translator.completion_chars)
+                        noted_at = time.monotonic()
                 error = _stream_failure(translator)
             if error is not None:
-                yield translator.error_event(message=error[0], code=error[1])
-                yield b"data: [DONE]\n\n"
                 break
-        else:
-            yield b"".join(translator.finish())
         # The client saw a 200 either way; a failure after the commit point is in-band.
         draft.status, draft.http_status = ("error" if error else "ok"), 200
         draft.error_code = error[1] if error else ""
+        if error is None:
+            last = b"".join(translator.finish())
+        else:
+            last = translator.error_event(message=error[0], code=error[1]) + b"data: [DONE]\n\n"
+        # Billed (and journaled) before the client has the last byte: a crash now loses nothing.
+        await _settle(exchange, opened, on_end, failure=error)
+        yield last
     except (asyncio.CancelledError, GeneratorExit):
         draft.status, draft.http_status, draft.error_code = "cancelled", 499, "client_disconnected"
         raise

@@ -20,6 +20,7 @@ from gateway import admission, auth, catalog, ratelimit, relay, stats
 from gateway.accounting import UsageDraft, new_request_id
 from gateway.background import spawn
 from gateway.bridge import store
+from gateway.bridge.journal import journal
 from gateway.bridge.recorder import recorder
 from gateway.errors import (
     GatewayError,
@@ -177,6 +178,7 @@ class ChatCompletionsView(GatewayApiView):
             max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
         )
         worst_case = admission.worst_case_cost(chat, plan, prompt_tokens)
+        journal.hold(draft, prompt_tokens=prompt_tokens, amount=worst_case)
         await admission.reserve(request_id=draft.id, key=key, amount=worst_case)
         exchange = relay.Exchange(
             chat=chat,
@@ -223,6 +225,7 @@ class ChatCompletionsView(GatewayApiView):
         channel = draft.channel_name or None
         observe_request(draft, channel)
         log_request(draft, draft.key_prefix, channel)
+        journal.end(draft)
         recorder.submit(draft)
         if draft.tokens_charge is not None:
             used = draft.usage.prompt_tokens + draft.usage.completion_tokens

@@ -19,6 +19,7 @@ from billing.models import UsageRecord
 from billing.services import usage_records_save
 from config.write_lock import serialized_writes
 from gateway.accounting import UsageDraft
+from gateway.bridge.journal import journal
 from gateway.bridge.reservations import reservations
 from gateway.threads import OnDemandThread
 
@@ -123,6 +124,7 @@ class UsageRecorder:
                 logger.exception("storing %d usage records failed; retrying", len(records))
                 time.sleep(RETRY_SECONDS)
         backend.settled(written)
+        journal.stored(record.pk for record in records)
 
 
 recorder = UsageRecorder()

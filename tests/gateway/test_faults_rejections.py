@@ -124,9 +124,10 @@ def test_client_disconnect_mid_stream_is_recorded_as_cancelled(gateway):
     assert calls(gateway) == {slow: 1}
 
 
-def test_client_timeout_before_the_answer_is_recorded_as_cancelled(gateway):
+def test_client_timeout_before_the_answer_is_recorded_as_cancelled_and_billed_its_prompt(gateway):
+    """The upstream had the request, and bills its prompt: so is the client (an estimate)."""
     slow = fault_model("slow-model", latency_ms=2000)
-    gateway.channel("main", models={MODEL: slow})
+    channel = gateway.channel("main", models={MODEL: slow})
 
     with pytest.raises(openai.APITimeoutError):
         gateway.client(timeout=0.5).chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -137,5 +138,10 @@ def test_client_timeout_before_the_answer_is_recorded_as_cancelled(gateway):
         499,
         "client_disconnected",
     )
-    assert record.cost == 0
+    assert record.channel_id == channel.pk
+    assert record.usage_source == "estimated"
+    assert record.prompt_tokens > 0
+    assert record.completion_tokens == 0
+    assert record.cost == cost_of(record)
+    assert record.cost > 0
     assert calls(gateway) == {slow: 1}
