@@ -12,9 +12,11 @@ if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql
     )
 
 # Every test starts with an emptied Redis: a new generation of holds needs no settling time
-# there. Gateway subprocesses of the tests inherit both settings (one journal folder per run).
+# there. Gateway subprocesses of the tests inherit these settings (one journal folder per run).
 os.environ.setdefault("GATEWAY_RESERVATION_RESYNC_SECONDS", "0")
 os.environ.setdefault("GATEWAY_JOURNAL_DIR", tempfile.mkdtemp(prefix="switchyard-journal-"))
+# No background sweeps in the test process: a test that kills a gateway starts one that sweeps.
+os.environ.setdefault("GATEWAY_JOURNAL_SWEEP_SECONDS", "0")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x1y2z3" * 10)
 os.environ.setdefault("SWITCHYARD_ENCRYPTION_KEYS", "Q_6hiOO_3ZN67eKJ4CFe4ogQcScvEaCmKts5itbWWwY=")
 
