@@ -30,6 +30,15 @@ def new_request_id() -> str:
     return f"req_{time.time_ns() // 1_000_000:012x}{_ids.getrandbits(64):016x}"
 
 
+def request_is_recent(request_id: str, seconds: float) -> bool:
+    """Whether a request id (from `new_request_id`) was made in the last `seconds`."""
+    try:
+        made_ms = int(request_id[4:16], 16)
+    except ValueError:
+        return False
+    return request_id.startswith("req_") and 0 <= time.time() * 1000 - made_ms < seconds * 1000
+
+
 def storable(text: str, limit: int) -> str:
     """Text as a column can hold it: no NUL characters (PostgreSQL refuses them), cut to size."""
     return text.replace("\x00", "")[:limit]

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 
 from channels.money import format_money
 from gateway import admission, auth, catalog, ratelimit, relay, stats
-from gateway.accounting import UsageDraft, new_request_id
+from gateway.accounting import UsageDraft, new_request_id, request_is_recent
 from gateway.background import spawn
 from gateway.bridge import store
 from gateway.bridge.journal import journal
@@ -49,6 +49,7 @@ INTERNAL_ERROR = "The gateway failed to handle this request."
 GENERATION_NOT_FOUND = "No generation with id '{id}' was made with this API key."
 MISSING_GENERATION_ID = "Pass the generation's id as '?id='."
 METHOD_NOT_ALLOWED = "This endpoint does not answer {method}."
+GENERATION_WAIT_SECONDS = 2.0
 
 _rng = random.Random()  # noqa: S311 (load balancing, not security)
 
@@ -232,6 +233,23 @@ class ChatCompletionsView(GatewayApiView):
             spawn(ratelimit.adjust(draft.tokens_charge, used), what="correcting a token limit")
 
 
+async def _generation(record_id: str, key_id: int) -> dict[str, Any] | None:
+    """The record, once this process has stored what it submitted; a request that ended in
+    another process moments ago is waited for (its recorder stores within a second)."""
+    record = await store.load_generation(record_id, key_id)
+    if record is not None:
+        return record
+    await recorder.written()
+    deadline = time.monotonic() + GENERATION_WAIT_SECONDS
+    while (record := await store.load_generation(record_id, key_id)) is None:
+        if not request_is_recent(record_id, GENERATION_WAIT_SECONDS + 60):
+            return None
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.1)
+    return record
+
+
 def _requested_model(raw: bytes) -> str:
     """The `model` of a body that failed validation, when there is a readable one."""
     try:
@@ -287,6 +305,7 @@ class KeyView(GatewayApiView):
         account_balance, rpm_limit, tpm_limit, expires_at}}`."""
         try:
             key = await self.key_of(request)
+            await recorder.written()  # this key's last answer is counted
             summary = await store.load_key_summary(key.key_id)
             return json_response(orjson.dumps({"data": summary}))
         except GatewayError as error:
@@ -303,7 +322,7 @@ class GenerationView(GatewayApiView):
             record_id = request.query_params.get("id", "")
             if not record_id:
                 raise InvalidRequest(MISSING_GENERATION_ID, param="id")
-            record = await store.load_generation(record_id, key.key_id)
+            record = await _generation(record_id, key.key_id)
             if record is None:
                 raise GenerationNotFound(
                     GENERATION_NOT_FOUND.format(id=record_id[:100]), param="id"

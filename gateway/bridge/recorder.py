@@ -6,6 +6,7 @@ commits), and retries a failed batch, so nothing is lost while the process lives
 (SIGTERM under uvicorn ends in a normal interpreter exit) the queue is drained first.
 """
 
+import asyncio
 import atexit
 import logging
 import queue
@@ -31,6 +32,7 @@ TRANSACTION_SIZE = 50
 """Records per transaction: on SQLite every reservation waits for the writer before it, so a
 batch is stored in short transactions rather than one long one."""
 RETRY_SECONDS = 1.0
+READ_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,11 @@ class UsageRecorder:
         done = threading.Event()
         self._queue.put(_Flush(done))
         return done.wait(timeout)
+
+    async def written(self) -> None:
+        """Wait (off the event loop, READ_WAIT_SECONDS at most) until what this process
+        submitted so far is stored, so that a read which follows sees it."""
+        await asyncio.to_thread(self.flush, READ_WAIT_SECONDS)
 
     def stop(self) -> None:
         """Store what is queued, then end the thread (called at interpreter exit)."""

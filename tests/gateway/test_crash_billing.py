@@ -43,7 +43,8 @@ def _body(i: int) -> dict[str, Any]:
 async def _send_all(url: str, key: str, outcomes: dict[str, str]) -> None:
     limits = httpx.Limits(max_connections=BURST)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as client:
+    client = httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits)
+    async with client:
 
         async def one(i: int) -> None:
             body = _body(i)
@@ -55,7 +56,8 @@ async def _send_all(url: str, key: str, outcomes: dict[str, str]) -> None:
                 else:
                     response = await client.post("/v1/chat/completions", json=body)
                     answered = response.status_code == 200
-                outcomes[body["user"]] = "answered" if answered else f"status {response.status_code}"
+                status = response.status_code
+                outcomes[body["user"]] = "answered" if answered else f"status {status}"
             except httpx.HTTPError:
                 outcomes[body["user"]] = "cut"
 

@@ -53,3 +53,23 @@ def test_the_key_view_needs_a_valid_key(gateway):
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_right_after_a_response_the_key_and_the_generation_show_it(gateway):
+    """No waiting between the answer and the reads: they agree with what admission does next."""
+    gateway.channel("main", price=("1", "2"))
+    key = gateway.new_key(spend_limit=Decimal("0.0001"))
+    costs = []
+    with gateway.http(key) as client:
+        for _ in range(5):
+            response = client.post("/v1/chat/completions", json=BODY | {"max_tokens": 5})
+            assert response.status_code == 200
+            generation = client.get(f"/v1/generation?id={response.headers['x-request-id']}")
+            assert generation.status_code == 200, "the generation is there at once"
+            costs.append(Decimal(generation.json()["data"]["cost"]))
+        refused = [client.post("/v1/chat/completions", json=BODY) for _ in range(2)]
+        data = client.get("/v1/key").json()["data"]
+
+    assert [r.status_code for r in refused] == [402, 402]
+    assert Decimal(data["spend"]) == sum(costs) > 0
+    assert Decimal(data["limit_remaining"]) == Decimal("0.0001") - sum(costs)
