@@ -175,28 +175,44 @@ def _try_lock(path: Path) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadJournal:
-    """A journal left by a process that died, as reconcile reports it."""
+class UnbilledRequest:
+    """A journaled request without a stored record, as reconcile reports it."""
 
     instance: str
-    requests: int
-    unrecorded: int
+    request_id: str
+    why: str
 
 
-def dead_journals(directory: Path) -> list[DeadJournal]:
-    """The journals in `directory` whose process died, with how many of their requests have
-    no stored record yet (reads only)."""
+DIED = "its gateway process died; the next journal sweep bills it"
+OVERDUE = "still open in a live process, longer than any request may run"
+
+
+def unbilled_requests(directory: Path, *, older_than: datetime) -> list[UnbilledRequest]:
+    """The requests of the journals in `directory` that have no stored record: every one of a
+    process that died, and those a live process opened before `older_than` (reads only)."""
     found = []
     for instance in _instances(directory):
         descriptor = _try_lock(lock_path(directory, instance))
-        if descriptor is None:
-            continue
         try:
             requests = read_journal(_segments(directory, instance))
         finally:
-            os.close(descriptor)
+            if descriptor is not None:
+                os.close(descriptor)
+        if descriptor is None:  # alive: only requests open for too long
+            requests = {
+                request_id: request
+                for request_id, request in requests.items()
+                if request.record is None
+                and "at" in request.steps
+                and datetime.fromisoformat(request.steps["at"]) < older_than
+            }
         stored = set(UsageRecord.objects.filter(pk__in=list(requests)).values_list("pk", flat=True))
-        found.append(DeadJournal(instance, len(requests), len(requests.keys() - stored)))
+        why = OVERDUE if descriptor is None else DIED
+        found += [
+            UnbilledRequest(instance, request_id, why)
+            for request_id, request in requests.items()
+            if request_id not in stored and (request.record is not None or request.steps)
+        ]
     return found
 
 

@@ -1,12 +1,15 @@
 """Proof that the books balance: every account's balance equals its ledger's sum, every charge
-equals its usage record's cost, and every priced record was charged."""
+equals its usage record's cost, and every priced record was charged — and that they are
+complete and solvent (`billing.audit`)."""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Exists, F, OuterRef, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from billing.audit import audit_problems
 from billing.models import Account, LedgerEntry, LedgerKind, UsageRecord
 from channels.money import format_money
 
@@ -41,7 +44,8 @@ class Reconciliation:
 
 def reconcile() -> Reconciliation:
     """Check balance = Σ ledger per account, and Σ charges = Σ costs of the stored usage records
-    (a pruned record's charge stays in the ledger and is left out of the second sum)."""
+    (a pruned record's charge stays in the ledger and is left out of the second sum); then that
+    nothing is unbilled, no hold orphaned and no account or key overdrawn."""
     problems = []
     ledger_sum = Coalesce(
         Sum("ledger_entries__amount"), ZERO, output_field=Account._meta.get_field("balance")
@@ -71,6 +75,7 @@ def reconcile() -> Reconciliation:
             f"charges total {format_money(charges_total)} but usage records cost "
             f"{format_money(usage_total)}"
         )
+    problems += audit_problems(now=timezone.now())
     return Reconciliation(
         accounts=accounts.count(),
         ledger_total=LedgerEntry.objects.aggregate(total=Sum("amount"))["total"] or ZERO,
