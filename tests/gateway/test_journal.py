@@ -96,7 +96,8 @@ def test_an_old_segment_goes_once_its_records_are_stored_and_open_requests_move_
     journal.stored(["req_done"])
 
     (second,) = _segments(journal_dir)
-    assert second != first and not first.exists()
+    assert second != first
+    assert not first.exists()
     carried = read_journal([second])
     assert set(carried) == {"req_open"}, "the open request is carried, the stored one is not"
     assert carried["req_open"].steps["channel_name"] == "main"
@@ -133,6 +134,6 @@ def test_a_dead_process_journal_is_billed_once_whatever_was_stored_before(journa
     lost_record = UsageRecord.objects.get(pk="req_lost")
     assert lost_record.status == "interrupted"
     assert (lost_record.prompt_tokens, lost_record.completion_tokens) == (8, 100)
-    assert lost_record.cost == Decimal("0.000208")  # 8 × 1 + 100 × 2 per 1M
+    assert lost_record.cost == Decimal("0.000208")  # 8 at 1 + 100 at 2 USD per 1M
     assert lost_record.charge.amount == -lost_record.cost
     assert UsageRecord.objects.get(pk="req_answered").status == "ok"
