@@ -88,7 +88,7 @@ def test_a_dead_process_journal_is_unbilled_until_swept(journal_dir, key):
     with pytest.raises(CommandError):
         call_command("reconcile")
 
-    assert journal_sweep(directory=journal_dir, reservations="database") == 1
+    call_command("sweep_journals")
     record = UsageRecord.objects.get(pk="req_lost")
     assert (record.status, record.usage_source) == ("interrupted", "estimated")
     assert record.cost == Decimal("0.00001")  # 10 prompt tokens at 1 USD per 1M

@@ -8,7 +8,10 @@ from billing.reconcile import reconcile
 
 
 class Command(BaseCommand):
-    help = "Check balance = Σ ledger per account and Σ charges = Σ usage costs."
+    help = (
+        "Check balance = Σ ledger per account and Σ charges = Σ usage costs, that every "
+        "journaled request has its record, no hold is orphaned and nothing is overdrawn."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Print the totals and every disagreement; fail when there is one."""
