@@ -29,10 +29,10 @@ class RedisServer:
         """Start it and wait until it answers."""
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (scripts/with-services installs it)"
+        arguments = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+        arguments += ["--appendonly", "no", "--dir", str(self.folder)]
         self._process = subprocess.Popen(  # noqa: S603 (a fixed binary and arguments)
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
-            + ["--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL,
+            [binary, *arguments], stdout=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
