@@ -355,7 +355,9 @@ async def relay_events(
         await _settle(exchange, opened, on_end, failure=error)
         yield last
     except (asyncio.CancelledError, GeneratorExit):
-        draft.status, draft.http_status, draft.error_code = "cancelled", 499, "client_disconnected"
+        if not opened.settled:  # a client gone after the last byte was billed is not cancelled
+            draft.status, draft.http_status = "cancelled", 499
+            draft.error_code = "client_disconnected"
         raise
     finally:
         await _settle(exchange, opened, on_end, failure=error)
