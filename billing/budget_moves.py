@@ -2,7 +2,7 @@
 
 Every usage batch runs this in the recorder's thread inside the gateway process, one batch per
 request at low load: the ORM's compiling of per-row updates cost more than the database's work.
-Decimal parameters are cast because SQLite would otherwise compare them as text.
+Amounts are passed as `money_param`s: exact decimals on PostgreSQL, integer units on SQLite.
 """
 
 from collections import defaultdict
@@ -15,7 +15,7 @@ from django.db import connection
 from billing.budgets import AccountBudget, KeyBudget, key_budget
 from billing.models import Account, ApiKey, UsageRecord
 from billing.periods import period_start
-from billing.raw_sql import AMOUNT, table
+from billing.raw_sql import AMOUNT, money_param, table
 
 _NEW_PERIOD = "(%s IS NOT NULL AND (period_started_at IS NULL OR period_started_at < %s))"
 
@@ -58,12 +58,14 @@ class BudgetMoves:
                 ApiKey.objects.filter(pk__in=key_ids).values_list("pk", "limit_reset")
             )
         adapt = connection.ops.adapt_datetimefield_value
-        account_rows = [(str(self.charged[i]), str(self.released[i]), i) for i in account_ids]
+        account_rows = [
+            (money_param(self.charged[i]), money_param(self.released[i]), i) for i in account_ids
+        ]
         key_rows = []
         for i in key_ids:
             start = adapt(period_start(limit_resets.get(i, ""), now))
             last_use = adapt(self.last_use.get(i))
-            spent, released = str(self.spent[i]), str(self.key_released[i])
+            spent, released = money_param(self.spent[i]), money_param(self.key_released[i])
             key_rows.append(
                 (start, start, spent, start, start, start, released, last_use, last_use, i)
             )

@@ -7,16 +7,15 @@ from django.db import models
 from django.utils import timezone
 
 from channels.models import Channel
-from channels.money import MONEY, NON_NEGATIVE
+from channels.money import NON_NEGATIVE, MoneyField
 
 
 class Account(models.Model):
     """An owner of API keys holding prepaid credit; `balance` always equals its ledger's sum."""
 
     name = models.CharField(max_length=200, unique=True)
-    balance = models.DecimalField(**MONEY, default=Decimal(0), editable=False)
-    reserved = models.DecimalField(
-        **MONEY,
+    balance = MoneyField(default=Decimal(0), editable=False)
+    reserved = MoneyField(
         default=Decimal(0),
         editable=False,
         help_text="Worst-case cost of requests in flight (database reservations only).",
@@ -48,12 +47,11 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=200)
     prefix = models.CharField(max_length=16, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    spend_limit = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
+    spend_limit = MoneyField(null=True, blank=True, validators=NON_NEGATIVE)
     limit_reset = models.CharField(max_length=8, choices=LimitReset.choices, blank=True)
-    spend_in_period = models.DecimalField(**MONEY, default=Decimal(0), editable=False)
+    spend_in_period = MoneyField(default=Decimal(0), editable=False)
     period_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    reserved = models.DecimalField(
-        **MONEY,
+    reserved = MoneyField(
         default=Decimal(0),
         editable=False,
         help_text="Worst-case cost of requests in flight (database reservations only).",
@@ -141,10 +139,10 @@ class UsageRecord(models.Model):
     usage_source = models.CharField(
         max_length=16, choices=UsageSource.choices, default=UsageSource.PROVIDER
     )
-    input_price = models.DecimalField(**MONEY, null=True, blank=True)
-    output_price = models.DecimalField(**MONEY, null=True, blank=True)
-    cached_input_price = models.DecimalField(**MONEY, null=True, blank=True)
-    cost = models.DecimalField(**MONEY, default=Decimal(0))
+    input_price = MoneyField(null=True, blank=True)
+    output_price = MoneyField(null=True, blank=True)
+    cached_input_price = MoneyField(null=True, blank=True)
+    cost = MoneyField(default=Decimal(0))
     latency_ms = models.PositiveIntegerField(default=0)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.JSONField(default=list, blank=True)
@@ -179,7 +177,7 @@ class LedgerEntry(models.Model):
         Account, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
     )
     kind = models.CharField(max_length=16, choices=LedgerKind.choices)
-    amount = models.DecimalField(**MONEY)
+    amount = MoneyField()
     usage_record = models.OneToOneField(
         UsageRecord, on_delete=models.SET_NULL, null=True, blank=True, related_name="charge"
     )
@@ -208,7 +206,7 @@ class Reservation(models.Model):
     id = models.CharField(primary_key=True, max_length=40, help_text="= the request id")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
-    amount = models.DecimalField(**MONEY)
+    amount = MoneyField()
     expires_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:

@@ -20,8 +20,7 @@ from billing.budget_moves import BudgetMoves
 from billing.budgets import Hold, Refusal
 from billing.models import Account, ApiKey, LimitReset, Reservation
 from billing.periods import period_end, period_start
-from billing.pricing import STORAGE_QUANTUM
-from billing.raw_sql import AMOUNT, table
+from billing.raw_sql import AMOUNT, money_param, money_value, table
 from config.write_lock import serialized_writes
 
 
@@ -37,12 +36,6 @@ def reserve_in_database(*, holds: Sequence[Hold], now: datetime) -> list[Refusal
         for i, refusal in zip(refused, _try_reserve([holds[i] for i in refused], now), strict=True):
             refusals[i] = refusal
     return refusals
-
-
-def _money(text: str | None) -> Decimal | None:
-    """A money column read as text (exact on PostgreSQL; SQLite keeps it as a float, which the
-    ORM also rounds back to the column's ten places)."""
-    return None if text is None else Decimal(text).quantize(STORAGE_QUANTUM)
 
 
 def _locked_rows(
@@ -69,15 +62,15 @@ class _Budgets:
     def __init__(self, cursor: CursorWrapper, holds: Sequence[Hold], now: datetime) -> None:
         self.now = now
         accounts = {hold.account_id for hold in holds}
-        rows = _locked_rows(cursor, Account, "CAST(balance - reserved AS TEXT)", accounts, [])
-        self.account_left = {pk: _money(left) or Decimal(0) for pk, left in rows}
+        rows = _locked_rows(cursor, Account, "balance - reserved", accounts, [])
+        self.account_left = {pk: money_value(left) or Decimal(0) for pk, left in rows}
         adapt = connection.ops.adapt_datetimefield_value
         starts = [adapt(period_start(reset, now)) for reset in LimitReset.values]
         counts = " ".join(
             f"WHEN '{reset}' THEN period_started_at >= %s" for reset in LimitReset.values
         )
         columns = (
-            "CAST(spend_limit - reserved AS TEXT), CAST(spend_in_period AS TEXT), limit_reset, "
+            "spend_limit - reserved, spend_in_period, limit_reset, "
             f"CASE limit_reset {counts} ELSE TRUE END"
         )
         keys = {hold.key_id for hold in holds}
@@ -86,8 +79,8 @@ class _Budgets:
         for pk, limit_left, spend, reset, spend_counts in _locked_rows(
             cursor, ApiKey, columns, keys, starts
         ):
-            left = _money(limit_left)
-            period_spend = (_money(spend) or Decimal(0)) if spend_counts else Decimal(0)
+            left = money_value(limit_left)
+            period_spend = (money_value(spend) or Decimal(0)) if spend_counts else Decimal(0)
             self.key_left[pk] = None if left is None else left - period_spend
             self.key_reset[pk] = reset
         self.account_held: dict[int, Decimal] = {}
@@ -120,10 +113,16 @@ def _try_reserve(holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:
                 cursor.executemany(
                     f"UPDATE {table(model)} SET reserved = reserved + {AMOUNT} "  # noqa: S608
                     "WHERE id = %s",
-                    [(str(amount), pk) for pk, amount in sorted(held.items())],
+                    [(money_param(amount), pk) for pk, amount in sorted(held.items())],
                 )
         rows = [
-            (hold.id, hold.account_id, hold.key_id, str(hold.amount), adapt(hold.expires_at))
+            (
+                hold.id,
+                hold.account_id,
+                hold.key_id,
+                money_param(hold.amount),
+                adapt(hold.expires_at),
+            )
             for hold, result in zip(holds, results, strict=True)
             if result is None
         ]
@@ -143,7 +142,7 @@ def reservations_take(request_ids: Collection[str]) -> list[tuple[int, int, Deci
     if not request_ids:
         return []
     with connection.cursor() as cursor:
-        columns = "account_id, key_id, CAST(amount AS TEXT)"
+        columns = "account_id, key_id, amount"
         rows = _locked_rows(cursor, Reservation, columns, set(request_ids), [])
         if rows:
             placeholders = ", ".join(["%s"] * len(rows))
@@ -152,7 +151,8 @@ def reservations_take(request_ids: Collection[str]) -> list[tuple[int, int, Deci
                 [row[0] for row in rows],
             )
     return [
-        (account_id, key_id, _money(amount) or Decimal(0)) for _, account_id, key_id, amount in rows
+        (account_id, key_id, money_value(amount) or Decimal(0))
+        for _, account_id, key_id, amount in rows
     ]
 
 

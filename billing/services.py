@@ -16,6 +16,7 @@ from billing.budgets import AccountBudget, KeyBudget
 from billing.keys import generate_key
 from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageRecord
 from billing.reservations import reservations_take
+from channels.money import MoneyValue
 
 DEFAULT_ACCOUNT_NAME = "default"
 
@@ -50,7 +51,7 @@ def ledger_post(
         request_id=usage_record.pk if usage_record is not None else "",
     )
     Account.objects.filter(pk=account.pk).update(
-        balance=F("balance") + amount, budget_version=F("budget_version") + 1
+        balance=F("balance") + MoneyValue(amount), budget_version=F("budget_version") + 1
     )
     account.refresh_from_db(fields=["balance", "budget_version"])
     state = AccountBudget(account.pk, account.balance, account.budget_version)

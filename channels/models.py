@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from channels.money import MONEY, NON_NEGATIVE
+from channels.money import NON_NEGATIVE, MoneyField
 
 
 class ApiType(models.TextChoices):
@@ -141,10 +141,9 @@ class ChannelModel(models.Model):
     upstream_model = models.CharField(
         max_length=200, blank=True, help_text="The upstream's name; empty = the public id."
     )
-    input_price = models.DecimalField(**MONEY, default=Decimal(0), validators=NON_NEGATIVE)
-    output_price = models.DecimalField(**MONEY, default=Decimal(0), validators=NON_NEGATIVE)
-    cached_input_price = models.DecimalField(
-        **MONEY,
+    input_price = MoneyField(default=Decimal(0), validators=NON_NEGATIVE)
+    output_price = MoneyField(default=Decimal(0), validators=NON_NEGATIVE)
+    cached_input_price = MoneyField(
         null=True,
         blank=True,
         validators=NON_NEGATIVE,

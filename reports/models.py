@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from channels.money import MONEY
+from channels.money import MoneyField
 
 # The dimensions a rollup row is unique by; every usage filter is one of them.
 DIMENSIONS = ("bucket", "account_id", "key_id", "model", "provider", "channel_id", "status")
@@ -44,7 +44,7 @@ class UsageColumns(models.Model):
     completion_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**MONEY, default=Decimal(0))
+    cost = MoneyField(default=Decimal(0))
     latency_ms_sum = models.BigIntegerField(default=0)
     # Request counts per latency bucket (reports.histogram.LATENCY_BOUNDS_MS).
     lat_00 = models.BigIntegerField(default=0)
