@@ -25,7 +25,8 @@ def setup(upstream_url: str) -> str:
     from bench.plan import GATEWAY_MODELS, UPSTREAM_MODELS
     from billing.models import Account
     from billing.services import account_create, account_credit, api_key_create
-    from channels.models import ApiType, Channel, ChannelStatus
+    from channels.models import ApiType, ChannelStatus
+    from channels.selectors import channels_live
     from channels.services import ModelOffer, channel_create, channel_update
 
     offers = [
@@ -41,7 +42,7 @@ def setup(upstream_url: str) -> str:
     with transaction.atomic():
         account = Account.objects.filter(name=ACCOUNT).first() or account_create(name=ACCOUNT)
         account_credit(account=account, amount=CREDIT, description="benchmark credit")
-        channel = Channel.objects.filter(name=CHANNEL).first()
+        channel = channels_live().filter(name=CHANNEL).first()
         fields: dict[str, object] = {
             "provider": "fake",
             "api_type": ApiType.OPENAI,

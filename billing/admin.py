@@ -1,5 +1,6 @@
 """Django admin for billing: balances move only through the ledger, key secrets show once."""
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -11,9 +12,23 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, Reservation, UsageRecord
+from billing.models import (
+    Account,
+    ApiKey,
+    LedgerEntry,
+    LedgerKind,
+    Reservation,
+    UsageDeadLetter,
+    UsageRecord,
+)
 from billing.selectors import key_limit_remaining, key_period_spend
-from billing.services import account_credit, api_key_issue, api_key_revoke, ledger_post
+from billing.services import (
+    account_credit,
+    api_key_issue,
+    api_key_revoke,
+    ledger_post,
+    usage_dead_letter_retry,
+)
 
 NEW_SECRET_ATTRIBUTE = "_switchyard_new_key_secret"  # noqa: S105 (a name, not a secret)
 
@@ -234,3 +249,66 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRecord]):
     list_select_related = ["account", "key", "channel"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+
+@admin.register(UsageDeadLetter)
+class UsageDeadLetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageDeadLetter]):
+    """Usage records the database refused, with why; "Retry" stores them with their charge."""
+
+    list_display = [
+        "request_id",
+        "created_at",
+        "requested_model",
+        "cost",
+        "short_error",
+        "retries",
+        "resolved_at",
+    ]
+    list_filter = [("resolved_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["=request_id"]
+    fields = ("request_id", "created_at", "error", "retries", "resolved_at", "record_json")
+    readonly_fields = fields
+    actions = ["retry"]
+
+    @admin.display(description="Model")
+    def requested_model(self, letter: UsageDeadLetter) -> str:
+        """The model the request asked for."""
+        return str(letter.record.get("model", ""))
+
+    @admin.display(description="Cost")
+    def cost(self, letter: UsageDeadLetter) -> str:
+        """The cost its charge will be."""
+        return str(letter.record.get("cost", ""))
+
+    @admin.display(description="Error")
+    def short_error(self, letter: UsageDeadLetter) -> str:
+        """The first line of the error."""
+        return letter.error.splitlines()[0][:200] if letter.error else ""
+
+    @admin.display(description="Record")
+    def record_json(self, letter: UsageDeadLetter) -> str:
+        """The record's fields, as stored."""
+        return format_html("<pre>{}</pre>", json.dumps(letter.record, indent=2, sort_keys=True))
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Retrying writes a record and a charge: it takes the right to change dead letters."""
+        return request.user.has_perm("billing.change_usagedeadletter")
+
+    @admin.action(permissions=["retry"], description="Retry: store with its charge")
+    def retry(self, request: HttpRequest, queryset: QuerySet[UsageDeadLetter]) -> None:
+        """Store each selected letter's record with its ledger charge, once, and say how each
+        went."""
+        outcomes: dict[str, list[str]] = {"stored": [], "resolved_before": [], "refused": []}
+        for letter in queryset.order_by("created_at", "id"):
+            outcomes[usage_dead_letter_retry(letter=letter)].append(letter.request_id)
+        if outcomes["stored"]:
+            stored = ", ".join(outcomes["stored"])
+            self.message_user(request, f"Stored with their charge: {stored}.", messages.SUCCESS)
+        if outcomes["resolved_before"]:
+            before = ", ".join(outcomes["resolved_before"])
+            self.message_user(request, f"Already resolved, left alone: {before}.", messages.INFO)
+        if outcomes["refused"]:
+            refused = ", ".join(outcomes["refused"])
+            self.message_user(
+                request, f"Refused again (see their error): {refused}.", messages.ERROR
+            )

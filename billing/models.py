@@ -122,7 +122,7 @@ class UsageRecord(models.Model):
     provider = models.CharField(max_length=64, blank=True)
     channel = models.ForeignKey(
         Channel,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="usage_records",
@@ -211,3 +211,30 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id}: {self.amount}"
+
+
+class UsageDeadLetter(models.Model):
+    """A usage record the database refused, set aside with the error instead of being lost:
+    an operator retries it (stored with its charge) once the cause is fixed."""
+
+    request_id = models.CharField(max_length=40, db_index=True, help_text="= the record's id")
+    created_at = models.DateTimeField(default=timezone.now)
+    record = models.JSONField(
+        help_text="The record's fields (money as decimal strings, times as ISO 8601)."
+    )
+    error = models.TextField(help_text="Why the database refused it (secrets scrubbed).")
+    retries = models.PositiveIntegerField(default=0, editable=False)
+    resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="dead_letter_unresolved",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.request_id

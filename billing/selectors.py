@@ -9,7 +9,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from billing.budgets import key_budget
-from billing.models import Account, ApiKey, UsageRecord
+from billing.models import Account, ApiKey, UsageDeadLetter, UsageRecord
 from channels.money import format_money
 
 
@@ -95,3 +95,8 @@ def key_summary(*, key: ApiKey, now: datetime | None = None) -> dict[str, Any]:
         "tpm_limit": key.tpm_limit,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
     }
+
+
+def usage_dead_letters_unresolved() -> QuerySet[UsageDeadLetter]:
+    """Usage records the database refused that no retry has stored yet, oldest first."""
+    return UsageDeadLetter.objects.filter(resolved_at__isnull=True).order_by("created_at", "id")

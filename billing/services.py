@@ -1,12 +1,13 @@
-"""Writes to billing: accounts, the credit ledger and API keys."""
+"""Writes to billing: accounts, the credit ledger, API keys, usage records and dead letters."""
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from django.db import connections, router, transaction
+from django.conf import settings
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import AutoField, F, Model
 from django.utils import timezone
 
@@ -14,9 +15,19 @@ from billing.budget_mirror import budget_observed
 from billing.budget_moves import BudgetMoves
 from billing.budgets import AccountBudget, KeyBudget
 from billing.keys import generate_key
-from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageRecord
+from billing.models import (
+    Account,
+    ApiKey,
+    LedgerEntry,
+    LedgerKind,
+    UsageDeadLetter,
+    UsageRecord,
+)
 from billing.reservations import reservations_take
+from channels.models import Channel
 from channels.money import MoneyValue
+from config.log_filters import scrub
+from config.write_lock import serialized_writes
 
 DEFAULT_ACCOUNT_NAME = "default"
 
@@ -210,3 +221,89 @@ def usage_records_save(
         accounts=accounts,
         keys=keys,
     )
+
+
+DEAD_LETTER_ERROR_LENGTH = 4000
+_RECORD_MONEY_FIELDS = ("input_price", "output_price", "cached_input_price", "cost")
+RetryOutcome = Literal["stored", "resolved_before", "refused"]
+
+
+def _json_safe(value: Any) -> Any:
+    """A record's value as JSON: decimals as strings, times in ISO 8601, and no NUL character
+    (PostgreSQL refuses it in text and JSON, and it may be why the record was refused)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(name): _json_safe(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return _json_safe(str(value))
+
+
+def _error_text(error: BaseException | str) -> str:
+    """An error as a dead letter keeps it: its type and message, secrets scrubbed, bounded."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return scrub(_json_safe(text))[:DEAD_LETTER_ERROR_LENGTH]
+
+
+def usage_dead_letter_save(
+    *, fields: Mapping[str, Any], error: BaseException | str
+) -> UsageDeadLetter:
+    """Set aside a usage record the database refused (`fields` as for `UsageRecord(...)`),
+    with why, so that operators see it and can retry it: a record is never silently lost."""
+    return UsageDeadLetter.objects.create(
+        request_id=str(fields.get("id", ""))[:40],
+        record=_json_safe(fields),
+        error=_error_text(error),
+    )
+
+
+def _record_from_json(fields: Mapping[str, Any]) -> UsageRecord:
+    """The unsaved usage record a dead letter holds."""
+    values = dict(fields)
+    if isinstance(values.get("created_at"), str):
+        values["created_at"] = datetime.fromisoformat(values["created_at"])
+    for name in _RECORD_MONEY_FIELDS:
+        if values.get(name) is not None:
+            values[name] = Decimal(values[name])
+    return UsageRecord(**values)
+
+
+def usage_dead_letter_retry(*, letter: UsageDeadLetter) -> RetryOutcome:
+    """Store a dead letter's record with its ledger charge and mark the letter resolved, in
+    one transaction: "stored". A record stored meanwhile (an earlier retry, a journal sweep)
+    is not charged again; a record whose channel was deleted since is stored without it.
+    "resolved_before" when the letter was already resolved; "refused" when the database
+    refuses the record again (the letter keeps the new error)."""
+    backend: Literal["database", "redis"] = "redis" if settings.REDIS_URL else "database"
+    try:
+        with serialized_writes(), transaction.atomic():
+            locked = (
+                UsageDeadLetter.objects.select_for_update()
+                .filter(pk=letter.pk, resolved_at__isnull=True)
+                .first()
+            )
+            if locked is None:
+                return "resolved_before"
+            record = _record_from_json(locked.record)
+            channel_id = record.channel_id
+            if channel_id is not None and not Channel.objects.filter(pk=channel_id).exists():
+                record.channel_id = None
+            written = usage_records_save(records=[record], reservations=backend)
+            locked.resolved_at = timezone.now()
+            locked.retries += 1
+            locked.save(update_fields=["resolved_at", "retries"])
+    except (DatabaseError, TypeError, ValueError) as error:
+        UsageDeadLetter.objects.filter(pk=letter.pk).update(
+            error=_error_text(error), retries=F("retries") + 1
+        )
+        return "refused"
+    budget_observed(accounts=written.accounts, keys=written.keys, released=written.requests)
+    letter.resolved_at, letter.retries = locked.resolved_at, locked.retries
+    return "stored"

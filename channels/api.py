@@ -11,12 +11,22 @@ from rest_framework.views import APIView
 from channels.api_fields import MoneyField
 from channels.models import CHANNEL_SETTINGS, UNSUPPORTED_CHOICES, Channel
 from channels.probes import probe_channel
-from channels.selectors import channel_list
-from channels.services import ModelOffer, channel_create, channel_record_probe, channel_update
+from channels.selectors import channel_list, channels_live
+from channels.services import (
+    ModelOffer,
+    channel_create,
+    channel_delete,
+    channel_record_probe,
+    channel_update,
+)
 from config.pagination import paginated_response
 
 DUPLICATE_MODEL = "Each model may appear only once per channel: {model!r} is repeated."
 MODEL_REQUIRED = "This field is required."
+NAME_TAKEN = "A live channel with this name already exists."
+ARCHIVED_CHANNEL = "This channel is archived (deleted with usage history): it cannot be changed."
+BAD_BOOLEAN = "Expected true or false."
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False, "": False}
 
 
 class ChannelModelInput(serializers.Serializer[ModelOffer]):
@@ -55,6 +65,15 @@ class ChannelInput(serializers.ModelSerializer[Channel]):
         model = Channel
         fields = [*CHANNEL_SETTINGS, "api_key", "models"]
 
+    def validate_name(self, value: str) -> str:
+        """Unique among live channels: an archived channel's name may be taken again."""
+        taken = channels_live().filter(name=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(NAME_TAKEN)
+        return value
+
     def validate_models(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Require each entry's `model` (even in a PATCH) and reject a model listed twice."""
         if any("model" not in item for item in value):
@@ -87,6 +106,7 @@ class ChannelOutput(serializers.ModelSerializer[Channel]):
             "models",
             "created_at",
             "updated_at",
+            "archived_at",
         ]
 
 
@@ -110,9 +130,13 @@ class ChannelListApi(APIView):
     """List channels, or create one."""
 
     def get(self, request: Request) -> Response:
-        """A page of channels, highest priority first."""
+        """A page of live channels, highest priority first; `?archived=true` adds the archived."""
+        archived = BOOLEANS.get(request.query_params.get("archived", "").lower())
+        if archived is None:
+            return Response({"archived": [BAD_BOOLEAN]}, status=status.HTTP_400_BAD_REQUEST)
+        channels = channel_list(archived=archived)
         return paginated_response(
-            request=request, view=self, queryset=channel_list(), serializer_class=ChannelOutput
+            request=request, view=self, queryset=channels, serializer_class=ChannelOutput
         )
 
     def post(self, request: Request) -> Response:
@@ -128,12 +152,15 @@ class ChannelDetailApi(APIView):
     """Read, change or delete one channel."""
 
     def get(self, request: Request, channel_id: int) -> Response:
-        """One channel."""
-        return Response(ChannelOutput(get_object_or_404(channel_list(), pk=channel_id)).data)
+        """One channel, archived or not."""
+        channel = get_object_or_404(channel_list(archived=True), pk=channel_id)
+        return Response(ChannelOutput(channel).data)
 
     def patch(self, request: Request, channel_id: int) -> Response:
         """Change the given fields; `models`, when given, replaces the whole list."""
         channel = get_object_or_404(Channel, pk=channel_id)
+        if channel.archived:
+            return Response({"detail": ARCHIVED_CHANNEL}, status=status.HTTP_409_CONFLICT)
         serializer = ChannelInput(channel, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields, api_key, offers = _split(serializer.validated_data)
@@ -141,9 +168,13 @@ class ChannelDetailApi(APIView):
         return Response(ChannelOutput(get_object_or_404(channel_list(), pk=channel_id)).data)
 
     def delete(self, request: Request, channel_id: int) -> Response:
-        """Delete a channel; its usage records keep their provider and lose the link."""
-        get_object_or_404(Channel, pk=channel_id).delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        """Delete a channel without history (204), or archive one with history: 200 with the
+        archived channel, which its usage records and reports keep."""
+        channel = get_object_or_404(Channel, pk=channel_id)
+        if channel_delete(channel=channel):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        channel = get_object_or_404(channel_list(archived=True), pk=channel_id)
+        return Response(ChannelOutput(channel).data)
 
 
 class ChannelTestApi(APIView):

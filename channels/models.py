@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 from channels.money import NON_NEGATIVE, MoneyField
 
@@ -86,7 +87,9 @@ class ProbeMode(models.TextChoices):
 class Channel(models.Model):
     """One upstream account: a wire protocol, a base URL, a secret, and the models it serves."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(
+        max_length=100, help_text="Unique among live channels; an archived one's may be reused."
+    )
     provider = models.SlugField(max_length=64, help_text="Provider slug, e.g. openai, anthropic.")
     api_type = models.CharField(max_length=16, choices=ApiType.choices, default=ApiType.OPENAI)
     base_url = models.URLField(max_length=500, help_text="API root, e.g. https://api.openai.com/v1")
@@ -125,12 +128,37 @@ class Channel(models.Model):
     next_probe_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when a channel with usage history was deleted: it serves nothing any "
+        "more, and its records and reports keep it. Empty = live.",
+    )
 
     class Meta:
         ordering = ["-priority", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(archived_at__isnull=True),
+                name="unique_live_channel_name",
+                violation_error_message="A live channel with this name already exists.",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def archived(self) -> bool:
+        """Whether the channel was archived (deleted while it had usage history)."""
+        return self.archived_at is not None
+
+    @property
+    def display_name(self) -> str:
+        """The name as reports and pages show it: "name (archived)" for an archived channel."""
+        return f"{self.name} (archived)" if self.archived else self.name
 
 
 class ChannelModel(models.Model):

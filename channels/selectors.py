@@ -6,9 +6,15 @@ from channels.crypto import decrypt_secret
 from channels.models import Channel, ChannelModel
 
 
-def channel_list() -> QuerySet[Channel]:
-    """Every channel with its models, highest priority first."""
-    return Channel.objects.prefetch_related("models")
+def channels_live() -> QuerySet[Channel]:
+    """Every channel that is not archived, highest priority first."""
+    return Channel.objects.filter(archived_at__isnull=True)
+
+
+def channel_list(*, archived: bool = False) -> QuerySet[Channel]:
+    """Live channels with their models, highest priority first; archived ones too if asked."""
+    channels = Channel.objects.all() if archived else channels_live()
+    return channels.prefetch_related("models")
 
 
 def channel_api_key(*, channel: Channel) -> str:
@@ -17,5 +23,7 @@ def channel_api_key(*, channel: Channel) -> str:
 
 
 def served_models() -> QuerySet[ChannelModel]:
-    """Every model served by an enabled channel, with its channel."""
-    return ChannelModel.objects.filter(channel__enabled=True).select_related("channel")
+    """Every model served by an enabled, live (not archived) channel, with its channel."""
+    return ChannelModel.objects.filter(
+        channel__enabled=True, channel__archived_at__isnull=True
+    ).select_related("channel")

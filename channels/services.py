@@ -1,4 +1,5 @@
-"""Writes to channels: create, update, enable, (re-)encrypt their secrets, and record probes."""
+"""Writes to channels: create, update, enable, archive or delete, (re-)encrypt their secrets,
+and record probes."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -7,13 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
+from billing.models import UsageRecord
 from channels.crypto import encrypt_secret, reencrypt_secret, secret_hint
 from channels.models import Channel, ChannelModel, ChannelStatus, HealthCheck
 from channels.probes import ProbeResult, probe_delay, probe_interval
+from reports.models import DailyUsage
 
 INVALID_CREDENTIALS = "invalid credentials: upstream answered {status}"
 FAILED_IN_A_ROW = "{failures} failed probes in a row: {error}"
@@ -89,8 +92,62 @@ def channel_update(
 
 
 def channels_set_enabled(*, channels: QuerySet[Channel], enabled: bool) -> int:
-    """Enable or disable the given channels; return how many changed."""
-    return channels.exclude(enabled=enabled).update(enabled=enabled)
+    """Enable or disable the given channels (an archived one is never enabled again); return
+    how many changed."""
+    if enabled:
+        channels = channels.filter(archived_at__isnull=True)
+    # updated_at marks the change: channel_delete waits for requests routed before it.
+    return channels.exclude(enabled=enabled).update(enabled=enabled, updated_at=timezone.now())
+
+
+def in_flight_seconds() -> float:
+    """How long after a channel last served, or was changed, a request routed to it may still
+    be unrecorded: a process's catalog is up to GATEWAY_CATALOG_SECONDS old, and a request
+    holds its reservation up to GATEWAY_RESERVATION_SECONDS."""
+    return float(settings.GATEWAY_RESERVATION_SECONDS + settings.GATEWAY_CATALOG_SECONDS)
+
+
+def channel_has_history(*, channel: Channel, now: datetime | None = None) -> bool:
+    """Whether a usage record or a rollup refers to the channel, or a request routed to it may
+    still be in flight (it serves models now, or was changed within `in_flight_seconds()`)."""
+    now = now or timezone.now()
+    if UsageRecord.objects.filter(channel_id=channel.pk).exists():
+        return True
+    # Raw records may be pruned once rolled up; the rollups keep the channel's id.
+    if DailyUsage.objects.filter(channel_id=channel.pk).exists():
+        return True
+    if channel.updated_at > now - timedelta(seconds=in_flight_seconds()):
+        return True
+    return channel.enabled and channel.archived_at is None and channel.models.exists()
+
+
+def channel_archive(*, channel: Channel, now: datetime | None = None) -> Channel:
+    """Archive a channel: disabled, out of routing, probes and lists, its name free for a new
+    channel; its records and rollups keep it. Archiving again keeps the first time."""
+    if channel.archived_at is None:
+        channel.archived_at = now or timezone.now()
+        channel.enabled = False
+        channel.save(update_fields=["archived_at", "enabled", "updated_at"])
+    return channel
+
+
+def channel_delete(*, channel: Channel, now: datetime | None = None) -> bool:
+    """What deleting a channel means: delete it for real when it has no history (True),
+    archive it otherwise (False), so that no usage record ever loses or lacks its channel."""
+    now = now or timezone.now()
+    if not channel_has_history(channel=channel, now=now):
+        pk = channel.pk
+        try:
+            with transaction.atomic():
+                channel.delete()
+        except (ProtectedError, IntegrityError):
+            # A usage record arrived meanwhile: keep the channel for it. (Model.delete() clears
+            # the pk before the commit whose deferred foreign-key check refused.)
+            channel.pk = pk
+        else:
+            return True
+    channel_archive(channel=channel, now=now)
+    return False
 
 
 def channels_reencrypt_secrets() -> int:

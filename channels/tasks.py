@@ -5,8 +5,8 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from channels.models import Channel
 from channels.probes import PROBEABLE_API_TYPES, probe_channel, probe_delay
+from channels.selectors import channels_live
 from channels.services import channel_record_probe, health_checks_prune
 
 
@@ -17,10 +17,9 @@ def probe_lock_key(channel_id: int) -> str:
 
 @shared_task
 def probe_due_channels() -> int:
-    """Queue a probe of every enabled, probeable channel that is due; return how many."""
-    due = Channel.objects.filter(enabled=True, api_type__in=PROBEABLE_API_TYPES).filter(
-        Q(next_probe_at__isnull=True) | Q(next_probe_at__lte=timezone.now())
-    )
+    """Queue a probe of every enabled, live, probeable channel that is due; return how many."""
+    live = channels_live().filter(enabled=True, api_type__in=PROBEABLE_API_TYPES)
+    due = live.filter(Q(next_probe_at__isnull=True) | Q(next_probe_at__lte=timezone.now()))
     channel_ids = list(due.values_list("pk", flat=True))
     for channel_id in channel_ids:
         probe_channel_task.delay(channel_id)
@@ -29,8 +28,9 @@ def probe_due_channels() -> int:
 
 @shared_task
 def probe_channel_task(channel_id: int) -> bool:
-    """Probe one enabled channel unless another worker holds its lock; True when it probed."""
-    channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
+    """Probe one enabled, live channel unless another worker holds its lock; True when it
+    probed."""
+    channel = channels_live().filter(pk=channel_id, enabled=True).first()
     if channel is None:
         return False
     key = probe_lock_key(channel_id)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from billing.models import ApiKey
 from billing.selectors import UsageFilters, key_limit_remaining, key_period_spend
 from channels.models import Channel, HealthCheck
+from channels.selectors import channels_live
 from reports.ranges import ceil_hour, floor_day, floor_hour
 from reports.selectors import UsageSummary, UsageSums, usage_summary
 
@@ -116,14 +117,15 @@ class ChannelRow:
 
 
 def channel_rows(*, now: datetime | None = None) -> list[ChannelRow]:
-    """Every channel with its last 24 hours of traffic and its latest probes, oldest first."""
+    """Every live channel with its last 24 hours of traffic and its latest probes, oldest
+    first."""
     now = now or timezone.now()
     traffic = usage_summary(
         filters=UsageFilters(since=now - timedelta(hours=24)), group_by="channel", latency=True
     )
     by_channel = {sums.group: sums for sums in traffic.rows}
     rows = []
-    for channel in Channel.objects.order_by("-priority", "name"):
+    for channel in channels_live().order_by("-priority", "name"):
         checks = list(channel.health_checks.order_by("-checked_at")[:TIMELINE_LENGTH])
         rows.append(
             ChannelRow(

@@ -233,7 +233,8 @@ def _names(group_by: GroupBy, ids: Iterable[Any]) -> dict[Any, str]:
     """Display names of grouped channels, keys or accounts."""
     ids = [value for value in ids if value is not None]
     if group_by == "channel":
-        return dict(Channel.objects.filter(pk__in=ids).values_list("pk", "name"))
+        channels = Channel.objects.filter(pk__in=ids).only("name", "archived_at")
+        return {channel.pk: channel.display_name for channel in channels}
     if group_by == "key":
         return {key.pk: f"{key.name} ({key.prefix}…)" for key in ApiKey.objects.filter(pk__in=ids)}
     if group_by == "account":

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from billing.models import Account, ApiKey, LedgerEntry, LedgerKind
+from billing.models import Account, ApiKey, LedgerEntry, LedgerKind, UsageDeadLetter
 from billing.selectors import account_ledger_sum
 from billing.services import usage_records_save
 from channels.models import Channel
@@ -47,6 +47,9 @@ def key() -> ApiKey:
 
 def every_admin_page(channel: Channel, key: ApiKey) -> list[str]:
     record = UsageRecordFactory.create(key=key, channel=channel)
+    letter = UsageDeadLetter.objects.create(
+        request_id="req_refused", record={"id": "req_refused"}, error="DataError: refused"
+    )
     pages = [reverse("admin:index")]
     objects = {
         "channels_channel": channel.pk,
@@ -56,6 +59,7 @@ def every_admin_page(channel: Channel, key: ApiKey) -> list[str]:
         "billing_ledgerentry": None,
         "billing_reservation": None,
         "billing_usagerecord": record.pk,
+        "billing_usagedeadletter": letter.pk,
     }
     for name, pk in objects.items():
         pages.append(reverse(f"admin:{name}_changelist"))

@@ -6,8 +6,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from billing.models import ApiKey
-from billing.selectors import UsageFilters
-from channels.models import Channel
+from billing.selectors import UsageFilters, usage_dead_letters_unresolved
+from channels.selectors import channels_live
 from dashboard.selectors import (
     TIME_RANGES,
     chart_data,
@@ -49,9 +49,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         "total": series_total(series),
         "tops": tops,
         "charts": chart_data(series),
-        "has_channels": Channel.objects.exists(),
+        "has_channels": channels_live().exists(),
         "has_keys": ApiKey.objects.exists(),
         "backlog": rollup_backlog(),
         "backlog_alarm": BACKLOG_ALARM,
+        "dead_letters": usage_dead_letters_unresolved().count(),
     }
     return render(request, "dashboard/overview.html", context)

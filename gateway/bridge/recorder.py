@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.db import DataError, IntegrityError, close_old_connections, connections
 
 from billing.models import UsageRecord
-from billing.services import usage_records_save
+from billing.services import usage_dead_letter_save, usage_records_save
 from config.write_lock import serialized_writes
 from gateway.accounting import UsageDraft
 from gateway.bridge.journal import journal
@@ -111,8 +111,25 @@ class UsageRecorder:
             for draft in batch:
                 try:
                     self._save_retrying([UsageRecord(**draft.record_fields())], resets)
-                except (IntegrityError, DataError):
+                except (IntegrityError, DataError) as refusal:
                     logger.exception("usage record refused by the database: %r", draft)
+                    # Set it aside for an operator's retry (admin, dashboard warning), waiting
+                    # out outages like the records themselves; once it is stored the journal
+                    # no longer needs it.
+                    while True:
+                        try:
+                            close_old_connections()
+                            with serialized_writes():
+                                usage_dead_letter_save(fields=draft.record_fields(), error=refusal)
+                        except (IntegrityError, DataError):
+                            logger.exception("dead letter refused too; record lost: %r", draft)
+                        except Exception:
+                            logger.exception("dead-lettering %s failed; retrying", draft.id)
+                            time.sleep(RETRY_SECONDS)
+                            continue
+                        else:
+                            journal.stored([draft.id])
+                        break
 
     @staticmethod
     def _save_retrying(records: list[UsageRecord], limit_resets: dict[int, str]) -> None:

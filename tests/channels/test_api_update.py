@@ -1,8 +1,10 @@
 """Channel management API (design §7): patch and delete `…/channels/<id>/`, secrets hidden."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing.models import UsageRecord
@@ -152,7 +154,13 @@ def test_patch_unknown_channel_is_404(staff_client: APIClient) -> None:
 # ---------------------------------------------------------------- delete
 
 
-def test_delete_then_404(staff_client: APIClient, channel: Channel) -> None:
+def test_delete_of_a_channel_without_history_then_404(
+    staff_client: APIClient, channel: Channel
+) -> None:
+    # Disabled an hour ago and never used: nothing refers to it, nothing can be in flight.
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Channel.objects.filter(pk=channel.pk).update(enabled=False, updated_at=an_hour_ago)
+
     response = staff_client.delete(detail(channel.pk))
 
     assert response.status_code == 204
@@ -168,10 +176,13 @@ def test_delete_keeps_usage_records(staff_client: APIClient, channel: Channel) -
 
     response = staff_client.delete(detail(channel.pk))
 
-    assert response.status_code == 204
+    assert response.status_code == 200  # archived: its record keeps it
+    assert response.json()["archived_at"] is not None
     usage = staff_client.get("/api/admin/usage/").json()["results"]
-    assert [(r["id"], r["channel"], r["provider"]) for r in usage] == [(record.pk, None, "openai")]
-    assert UsageRecord.objects.get(pk=record.pk).channel is None
+    assert [(r["id"], r["channel"], r["provider"]) for r in usage] == [
+        (record.pk, channel.pk, "openai")
+    ]
+    assert UsageRecord.objects.get(pk=record.pk).channel == channel
 
 
 def test_secret_never_appears_in_any_response(staff_client: APIClient) -> None:

@@ -10,7 +10,8 @@ from django.db import transaction
 
 from billing.models import Account, ApiKey
 from billing.services import account_create, account_credit, api_key_create
-from channels.models import ApiType, Channel
+from channels.models import ApiType
+from channels.selectors import channels_live
 from channels.services import ModelOffer, channel_create, channel_update
 
 ADMIN_USERNAME = "admin"
@@ -73,7 +74,7 @@ class Command(BaseCommand):
         return account
 
     def _channel(self, upstream_url: str) -> None:
-        channel = Channel.objects.filter(name=DEMO_CHANNEL).first()
+        channel = channels_live().filter(name=DEMO_CHANNEL).first()
         if channel is None:
             channel_create(
                 name=DEMO_CHANNEL,
