@@ -57,6 +57,19 @@ def units(amount: Decimal) -> int:
     return int((amount * UNITS_PER_USD).to_integral_value(rounding=ROUND_CEILING))
 
 
+RELEASE_SCRIPT = """
+for i = 1, #ARGV do
+  local amount = redis.call('HGET', KEYS[2], ARGV[i])
+  if amount then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('HINCRBY', KEYS[2], 'total', '-' .. amount)
+  end
+end
+return 0
+"""
+
+
 def budget_keys(budget: Budget, budget_id: int) -> list[str]:
     """The mirror's, its holds' and their amounts' Redis keys."""
     base = f"switchyard:budget:{budget}:{budget_id}"
@@ -104,3 +117,24 @@ def budget_observed(
             pipe.execute()
     except redis.RedisError:
         logger.exception("updating the budget mirrors in Redis failed")
+
+
+def holds_released(released: Iterable[tuple[str, int, int]]) -> None:
+    """Give back the Redis holds of these requests (request id, account id, key id), whatever
+    their budgets' mirrors say; holds already gone are skipped. Does nothing without Redis; a
+    Redis failure is logged (the holds then lapse at their expiry)."""
+    client = sync_redis()
+    if client is None:
+        return
+    by_budget: dict[tuple[Budget, int], list[str]] = {}
+    for request_id, account_id, key_id in released:
+        by_budget.setdefault(("account", account_id), []).append(request_id)
+        by_budget.setdefault(("key", key_id), []).append(request_id)
+    try:
+        script = client.register_script(RELEASE_SCRIPT)
+        with client.pipeline(transaction=False) as pipe:
+            for (budget, budget_id), ids in by_budget.items():
+                script(budget_keys(budget, budget_id)[1:], ids, client=pipe)
+            pipe.execute()
+    except redis.RedisError:
+        logger.exception("giving back holds in Redis failed")

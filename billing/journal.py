@@ -24,7 +24,7 @@ from typing import Any, Literal
 import orjson
 from django.db import IntegrityError
 
-from billing.budget_mirror import budget_observed
+from billing.budget_mirror import budget_observed, holds_released
 from billing.models import UsageRecord, UsageSource, UsageStatus
 from billing.pricing import Prices, usage_cost
 from billing.services import usage_records_save
@@ -231,8 +231,7 @@ def journal_sweep(*, directory: Path, reservations: Literal["database", "redis"]
             records = journal_records(requests)
             for start in range(0, len(records), BATCH):
                 stored += _store(records[start : start + BATCH], reservations)
-            released = [(r.pk, r.account_id, r.key_id) for r in records]
-            budget_observed(accounts=[], keys=[], released=released)
+            holds_released([(r.pk, r.account_id, r.key_id) for r in records])
             for path in segments:
                 path.unlink(missing_ok=True)
             lock.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from billing.budget_mirror import (
     UNITS_PER_USD,
     budget_keys,
     budget_observed,
+    holds_released,
     observe_args,
     period_stamp,
     units,
@@ -237,7 +238,7 @@ class RedisReservations(Reservations):
             gone = [entry.hold for entry in held if entry.hold.id not in self._held]
         if gone:  # settled while being posted: give them back again
             released = [(hold.id, hold.account_id, hold.key_id) for hold in gone]
-            await asyncio.to_thread(budget_observed, accounts=[], keys=[], released=released)
+            await asyncio.to_thread(holds_released, released)
 
     def _ensure_heartbeat(self) -> None:
         task = self._heartbeat
