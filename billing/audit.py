@@ -13,6 +13,7 @@ from billing.budget_mirror import units
 from billing.budgets import key_budget
 from billing.journal import unbilled_requests
 from billing.models import Account, ApiKey, Reservation, UsageRecord
+from billing.selectors import usage_dead_letters_unresolved
 from channels.money import format_money
 from config.redis import sync_redis
 
@@ -26,6 +27,7 @@ def audit_problems(*, now: datetime) -> list[str]:
         *_reservation_problems(now),
         *_redis_hold_problems(),
         *_solvency_problems(now),
+        *_dead_letter_problems(),
     ]
 
 
@@ -81,6 +83,14 @@ def _redis_hold_problems() -> Iterator[str]:
 
 def _text(member: object) -> str:
     return member.decode() if isinstance(member, bytes) else str(member)
+
+
+def _dead_letter_problems() -> Iterator[str]:
+    """Usage records the database refused, not yet stored by a retry."""
+    for request_id, error in usage_dead_letters_unresolved().values_list("request_id", "error")[
+        :LIMIT
+    ]:
+        yield f"usage record {request_id} was refused by the database (dead letter): {error}"
 
 
 def _solvency_problems(now: datetime) -> Iterator[str]:

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from billing.journal import encode, journal_sweep, lock_path, segment_path
-from billing.models import Account, Reservation, UsageRecord
+from billing.models import Account, Reservation, UsageDeadLetter, UsageRecord
 from billing.reconcile import reconcile
 from billing.services import account_create, account_credit, ledger_post, usage_records_save
 from tests.factories import ApiKeyFactory, UsageRecordFactory
@@ -146,3 +146,11 @@ def test_an_overdrawn_account_and_a_key_past_its_limit_are_named(journal_dir, ke
 
     assert f"account {account.pk} (acme) is overdrawn: balance -1" in problems
     assert f"key {key.pk} ({key.name}) spent 2 of its 1 limit this period" in problems
+
+
+def test_an_unresolved_dead_letter_is_named(journal_dir, key):
+    UsageDeadLetter.objects.create(request_id="req_refused", record={}, error="value too long")
+
+    problems = "\n".join(reconcile().problems)
+
+    assert "usage record req_refused was refused by the database (dead letter)" in problems
