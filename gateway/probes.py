@@ -3,9 +3,10 @@
 import logging
 
 import redis
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from config.redis import sync_redis
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +27,11 @@ def _database_ready() -> bool:
 
 
 def _redis_ready() -> bool | None:
-    if not settings.REDIS_URL:
+    client = sync_redis()  # the shared bounded pool: no new connection per probe
+    if client is None:
         return None
     try:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
-        with client:
-            client.ping()
+        client.ping()
     except redis.RedisError:
         logger.exception("readiness: Redis is unreachable")
         return False

@@ -45,15 +45,19 @@ class RedisServer:
                 time.sleep(0.05)
         raise AssertionError("redis-server did not start")
 
-    def stop(self) -> None:
-        """Kill it (SIGKILL: nothing is saved)."""
+    def stop(self, *, kill: bool = True) -> None:
+        """Stop it: SIGKILL (a crash), or SIGTERM with `kill=False` (a clean shutdown, which
+        closes every client connection); nothing is saved either way."""
         if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+            if kill:
+                self._process.kill()
+            else:
+                self._process.terminate()
             self._process.wait(timeout=10)
 
-    def restart(self) -> None:
-        """Kill it and start an empty one on the same port."""
-        self.stop()
+    def restart(self, *, kill: bool = True) -> None:
+        """Stop it (as `stop`) and start an empty one on the same port."""
+        self.stop(kill=kill)
         self.start()
 
 
