@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 
 from billing.budget_mirror import budget_observed, holds_released
 from billing.models import UsageRecord, UsageSource, UsageStatus
 from billing.pricing import Prices, usage_cost
-from billing.services import usage_records_save
+from billing.services import usage_dead_letter_save, usage_records_save
 from channels.adapters.base import Usage
 from config.write_lock import serialized_writes
 
@@ -218,48 +218,64 @@ def unbilled_requests(directory: Path, *, older_than: datetime) -> list[Unbilled
 
 def journal_sweep(*, directory: Path, reservations: Literal["database", "redis"]) -> int:
     """Bill every journal in `directory` whose process died, then delete it; return how many
-    records were stored. Two sweepers never take the same journal (its lock)."""
+    records were stored. Two sweepers never take the same journal (its lock); a journal that
+    cannot be billed now (the database is down) stays for the next sweep, the others go on."""
     stored = 0
     for instance in _instances(directory):
-        lock = lock_path(directory, instance)
-        descriptor = _try_lock(lock)
+        descriptor = _try_lock(lock_path(directory, instance))
         if descriptor is None:
             continue
         try:
-            segments = _segments(directory, instance)
-            requests = read_journal(segments)
-            records = journal_records(requests)
-            for start in range(0, len(records), BATCH):
-                stored += _store(records[start : start + BATCH], reservations)
-            holds_released([(r.pk, r.account_id, r.key_id) for r in records])
-            for path in segments:
-                path.unlink(missing_ok=True)
-            lock.unlink(missing_ok=True)
-            if records:
-                logger.warning(
-                    "billed the journal of stopped gateway process %s: %d requests, %d new records",
-                    instance,
-                    len(records),
-                    stored,
-                )
+            stored += _bill(directory, instance, reservations)
+        except Exception:
+            logger.exception("billing the journal of stopped gateway process %s failed", instance)
         finally:
             os.close(descriptor)
     return stored
 
 
+def _bill(directory: Path, instance: str, reservations: Literal["database", "redis"]) -> int:
+    """Store one dead process's records, give back its holds and delete its journal."""
+    segments = _segments(directory, instance)
+    records = journal_records(read_journal(segments))
+    stored = 0
+    for start in range(0, len(records), BATCH):
+        stored += _store(records[start : start + BATCH], reservations)
+    holds_released([(r.pk, r.account_id, r.key_id) for r in records])
+    for path in segments:
+        path.unlink(missing_ok=True)
+    lock_path(directory, instance).unlink(missing_ok=True)
+    if records:
+        logger.warning(
+            "billed the journal of stopped gateway process %s: %d requests, %d new records",
+            instance,
+            len(records),
+            stored,
+        )
+    return stored
+
+
 def _store(records: list[UsageRecord], reservations: Literal["database", "redis"]) -> int:
-    """Store a batch with its charges; a record whose channel is gone is stored without it."""
+    """Store a batch with its charges; a record whose channel is gone is stored without it, and
+    one the database still refuses becomes a dead letter (never lost, never blocking the rest)."""
     try:
         return _save(records, reservations)
-    except IntegrityError:
+    except (IntegrityError, DataError):
         count = 0
         for record in records:
             try:
                 count += _save([record], reservations)
-            except IntegrityError:
+            except (IntegrityError, DataError):
                 record.channel_id = None
-                count += _save([record], reservations)
+                try:
+                    count += _save([record], reservations)
+                except (IntegrityError, DataError) as error:
+                    usage_dead_letter_save(fields=_fields(record), error=error)
         return count
+
+
+def _fields(record: UsageRecord) -> dict[str, Any]:
+    return {field.attname: getattr(record, field.attname) for field in record._meta.concrete_fields}
 
 
 def _save(records: list[UsageRecord], reservations: Literal["database", "redis"]) -> int:

@@ -23,7 +23,7 @@ def database_url() -> str:
 @contextmanager
 def gateway_process(**env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`uvicorn config.asgi:application` in a subprocess on a free port; yields it and its URL,
-    and kills it on the way out if it is still running."""
+    and stops it on the way out (SIGTERM, then SIGKILL after 15 s) if it is still running."""
     port = _free_port()
     environment = {
         **os.environ,
@@ -49,9 +49,13 @@ def gateway_process(**env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]
         _wait_until_up(port)
         yield server, f"http://127.0.0.1:{port}"
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait(timeout=10)
+        if server.poll() is None:  # a graceful stop: its queued records are stored first
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
 
 
 def _wait_until_up(port: int) -> None:

@@ -74,10 +74,12 @@ def _holds_in_redis(account: Account, key_id: int) -> int:
 
 
 @pytest.mark.parametrize("backend", ["redis", "database"])
-def test_sigkill_mid_burst_leaves_every_upstream_call_billed_once(gateway, backend):
+def test_sigkill_mid_burst_leaves_every_upstream_call_billed_once(gateway, backend, tmp_path):
     for public, upstream in MODELS.items():
         gateway.channel(f"crash-{public}", models={public: upstream})
-    env = {"REDIS_URL": ""} if backend == "database" else {}
+    env = {"GATEWAY_JOURNAL_DIR": str(tmp_path)}  # the two processes' machine
+    if backend == "database":
+        env["REDIS_URL"] = ""
     outcomes: dict[str, str] = {}
 
     with gateway_process(GATEWAY_JOURNAL_SWEEP_SECONDS="0", **env) as (victim, url):

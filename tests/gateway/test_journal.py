@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from billing.journal import journal_sweep, read_journal
-from billing.models import UsageRecord
+from billing.models import UsageDeadLetter, UsageRecord
 from billing.services import account_create, account_credit
 from gateway.accounting import UsageDraft
 from gateway.bridge import journal as journal_module
@@ -137,3 +137,19 @@ def test_a_dead_process_journal_is_billed_once_whatever_was_stored_before(journa
     assert lost_record.cost == Decimal("0.000208")  # 8 at 1 + 100 at 2 USD per 1M
     assert lost_record.charge.amount == -lost_record.cost
     assert UsageRecord.objects.get(pk="req_answered").status == "ok"
+
+
+@pytest.mark.django_db(transaction=True)  # foreign keys are checked at commit
+def test_a_swept_record_the_database_refuses_becomes_a_dead_letter(journal_dir, key):
+    journal = Journal()
+    draft = _draft(key, "req_orphan")
+    draft.account_id = 999_999  # its account is gone: the database refuses the record
+    journal.hold(draft, prompt_tokens=8, amount=Decimal(1))
+    journal.end(draft)
+    os.close(journal._lock_descriptor)
+
+    assert journal_sweep(directory=journal_dir, reservations="database") == 0
+
+    letter = UsageDeadLetter.objects.get(request_id="req_orphan")
+    assert letter.resolved_at is None
+    assert not list(journal_dir.iterdir()), "the journal does not block later sweeps"

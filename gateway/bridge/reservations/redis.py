@@ -154,6 +154,7 @@ class RedisReservations(Reservations):
         self._held: dict[str, _Held] = {}
         self._lock = threading.Lock()  # settled() runs in the recorder's thread
         self._generation = ""
+        self._adopting: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def reserve(self, hold: Hold, key: KeyContext, now: datetime) -> Refusal | None:
@@ -210,17 +211,33 @@ class RedisReservations(Reservations):
 
     async def _adopt(self, client: "aioredis.Redis", seen: str) -> None:
         """Join Redis's generation (starting one if it has none), posting this process's
-        holds first: until they are posted, nothing may be admitted against the budgets."""
-        if not seen:
-            start = client.register_script(_START_GENERATION)
-            settling_ms = round(settings.GATEWAY_RESERVATION_RESYNC_SECONDS * 1000)
-            seen = _text(await start([GENERATION_KEY], [secrets.token_hex(8), settling_ms]))
-        with self._lock:
-            held = list(self._held.values())
-        if held:
-            await self._post_again(client, held)
-            logger.warning("Redis lost its reservations: posted this process's %d again", len(held))
-        self._generation = seen
+        holds first: until they are posted, nothing may be admitted against the budgets.
+        One request of the loop does it; the others of a burst wait for it."""
+        async with self._adoption():
+            if seen and seen == self._generation:
+                return  # adopted while this request waited
+            current = _text(await client.get(GENERATION_KEY))
+            if current and current == self._generation:
+                return
+            if not current:
+                start = client.register_script(_START_GENERATION)
+                settling_ms = round(settings.GATEWAY_RESERVATION_RESYNC_SECONDS * 1000)
+                current = _text(await start([GENERATION_KEY], [secrets.token_hex(8), settling_ms]))
+            with self._lock:
+                held = list(self._held.values())
+            if held:
+                await self._post_again(client, held)
+                logger.warning(
+                    "Redis lost its reservations: posted this process's %d again", len(held)
+                )
+            self._generation = current
+
+    def _adoption(self) -> asyncio.Lock:
+        """The running loop's lock around adopting a generation."""
+        loop = asyncio.get_running_loop()
+        if self._adopting is None or self._adopting[0] is not loop:
+            self._adopting = (loop, asyncio.Lock())
+        return self._adopting[1]
 
     async def _post_again(self, client: "aioredis.Redis", held: list[_Held]) -> None:
         script = client.register_script(_REPOST)
