@@ -34,9 +34,13 @@ _INT_OPTIONS: dict[str, tuple[int, int]] = {
 }
 _FLOAT_OPTIONS: dict[str, tuple[float, float]] = {"retry_after": (0.0, 86_400.0)}
 _BOOL_OPTIONS = frozenset({"no_usage", "echo", "drop"})
+# key -> the values it takes.
+_CHOICE_OPTIONS: dict[str, frozenset[str]] = {"prompt_tokens": frozenset({"words", "bytes"})}
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no"})
-KNOWN_OPTIONS = frozenset(_INT_OPTIONS) | frozenset(_FLOAT_OPTIONS) | _BOOL_OPTIONS
+KNOWN_OPTIONS = (
+    frozenset(_INT_OPTIONS) | frozenset(_FLOAT_OPTIONS) | _BOOL_OPTIONS | frozenset(_CHOICE_OPTIONS)
+)
 
 
 class FaultDirectiveError(ValueError):
@@ -62,6 +66,9 @@ class Fault:
     echo: bool = False
     drop: bool = False
     cached_tokens: int = 0
+    prompt_tokens: str = "words"
+    """How prompt tokens are counted: ``words`` (whitespace-separated), or ``bytes`` (UTF-8, the
+    most any tokenizer makes of a text: the adversarial worst case for a gateway's estimate)."""
 
 
 NO_FAULT = Fault()
@@ -126,6 +133,14 @@ def _bool_value(key: str, value: str) -> bool:
     raise FaultDirectiveError(f"fault option {key}={value!r} is not a boolean (1/0)")
 
 
+def _choice_value(key: str, value: str) -> str:
+    choices = _CHOICE_OPTIONS[key]
+    if value not in choices:
+        allowed = ", ".join(sorted(choices))
+        raise FaultDirectiveError(f"fault option {key}={value!r} is not one of {allowed}")
+    return value
+
+
 def fault_from_options(options: dict[str, str]) -> Fault:
     """Build a validated Fault from raw options; raise FaultDirectiveError on bad values."""
     values: dict[str, Any] = {}
@@ -134,6 +149,8 @@ def fault_from_options(options: dict[str, str]) -> Fault:
             values[key] = _int_value(key, value)
         elif key in _FLOAT_OPTIONS:
             values[key] = _float_value(key, value)
+        elif key in _CHOICE_OPTIONS:
+            values[key] = _choice_value(key, value)
         else:
             values[key] = _bool_value(key, value)
     if "retry_after" in values and "status" not in values:

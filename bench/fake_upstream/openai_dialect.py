@@ -95,12 +95,16 @@ def message_text(content: object) -> str:
     return ""
 
 
-def count_prompt_tokens(messages: list[Any]) -> int:
-    """Return ``3 * len(messages)`` plus the whitespace-separated words of all text content."""
+def count_prompt_tokens(messages: list[Any], *, unit: str = "words") -> int:
+    """Return ``3 * len(messages)`` plus the whitespace-separated words of all text content, or
+    with ``unit="bytes"`` its UTF-8 bytes."""
     total = TOKENS_PER_MESSAGE * len(messages)
     for message in messages:
         if isinstance(message, dict):
-            total += len(message_text(message.get("content")).split())
+            text = message_text(message.get("content"))
+            total += (
+                len(text.encode("utf-8", "surrogatepass")) if unit == "bytes" else len(text.split())
+            )
     return total
 
 
@@ -230,7 +234,7 @@ def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
         and options.get("include_usage") is True
     )
     tool_call = pick_tool_call(body)
-    prompt_tokens = count_prompt_tokens(messages)
+    prompt_tokens = count_prompt_tokens(messages, unit=fault.prompt_tokens)
     pieces: tuple[tuple[str, ...], ...]
     if tool_call is not None:
         middle = len(tool_call.arguments) // 2

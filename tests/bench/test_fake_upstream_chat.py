@@ -45,6 +45,7 @@ from tests.bench.fake_upstream_helpers import (
         ("error_after=4;no_usage=1;echo=true", Fault(error_after=4, no_usage=True, echo=True)),
         ("words=0;chunk_delay_ms=9;drop=0", Fault(words=0, chunk_delay_ms=9)),
         ("drop=1;latency_ms=3", Fault(drop=True, latency_ms=3)),
+        ("prompt_tokens=bytes", Fault(prompt_tokens="bytes")),
     ],
 )
 def test_parse_fault_accepts_the_grammar(text: str, expected: Fault) -> None:
@@ -65,6 +66,7 @@ def test_parse_fault_accepts_the_grammar(text: str, expected: Fault) -> None:
         ("retry_after=2", "retry_after requires status"),
         ("stall_ms=10", "stall_ms requires stall_after"),
         ("status=429;status=500", "given twice"),
+        ("prompt_tokens=chars", "is not one of bytes, words"),
     ],
 )
 def test_parse_fault_rejects_typos_loudly(text: str, message: str) -> None:
@@ -141,6 +143,25 @@ def test_non_stream_honours_n_words_and_max_tokens(client: httpx.Client) -> None
     body = client.post("/chat/completions", json=chat(max_tokens=3)).json()
     assert body["choices"][0]["message"]["content"] == reply_text(3)
     assert body["choices"][0]["finish_reason"] == "length"
+
+    body = client.post("/chat/completions", json=chat(max_completion_tokens=2, n=2)).json()
+    assert [c["message"]["content"] for c in body["choices"]] == [reply_text(2, i) for i in (0, 1)]
+    assert {c["finish_reason"] for c in body["choices"]} == {"length"}
+    assert body["usage"]["completion_tokens"] == 4
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_prompt_tokens_can_be_counted_in_bytes(client: httpx.Client, stream: bool) -> None:
+    messages = [{"role": "user", "content": "héllo wörld 汉字"}]  # 3 words, 20 bytes
+    body = chat("m@prompt_tokens=bytes", messages=messages)
+    if stream:
+        body = stream_body("m@prompt_tokens=bytes", messages=messages)
+        usage = chunks_of(client.post("/chat/completions", json=body).text)[-1]["usage"]
+    else:
+        usage = client.post("/chat/completions", json=body).json()["usage"]
+
+    assert usage["prompt_tokens"] == 3 + 20
+    assert count_prompt_tokens(messages) == 3 + 3
 
 
 def test_echo_and_no_usage(client: httpx.Client) -> None:
