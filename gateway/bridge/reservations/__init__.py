@@ -13,12 +13,20 @@ from gateway.bridge.reservations.redis import RedisReservations
 __all__ = ["Reservations", "ReservationsUnavailable", "reservations"]
 
 _chosen: list[Reservations] = []
+_database: list[DatabaseReservations] = []
+"""The one database backend: its reserving thread keeps a connection of the pool, so tests that
+switch back and forth must not leave one behind each time."""
 
 
 def reservations() -> Reservations:
     """The backend every request of this process reserves with."""
     if not _chosen:
-        _chosen.append(RedisReservations() if settings.REDIS_URL else DatabaseReservations())
+        if settings.REDIS_URL:
+            _chosen.append(RedisReservations())
+        else:
+            if not _database:
+                _database.append(DatabaseReservations())
+            _chosen.append(_database[0])
     return _chosen[0]
 
 
