@@ -112,9 +112,11 @@ async def admit_rate(key: KeyContext, chat: ChatRequest, prompt_tokens: int) -> 
 
 
 def worst_case_cost(chat: ChatRequest, plan: list[Offer], prompt_tokens: int) -> Decimal:
-    """The most the request can cost on any offer of its plan: the prompt estimate plus
-    `max_tokens` — else the channel model's `max_output_tokens`, else
-    GATEWAY_DEFAULT_MAX_TOKENS — per choice, at that offer's prices."""
+    """The most the request can cost on any offer of its plan: `prompt_tokens`, the bound of
+    what an upstream can bill for the prompt (gateway.estimate.prompt_tokens_bound, not the
+    estimate), plus `max_tokens` — else the channel model's `max_output_tokens`, else
+    GATEWAY_DEFAULT_MAX_TOKENS, the cap every adapter then sends — per choice, all billed at that
+    offer's full input and output prices."""
     choices = max(chat.n, 1)
     default = settings.GATEWAY_DEFAULT_MAX_TOKENS
     return max(

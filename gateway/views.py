@@ -32,7 +32,7 @@ from gateway.errors import (
     ModelNotFound,
     RequestTooLarge,
 )
-from gateway.estimate import estimate_prompt_tokens
+from gateway.estimate import estimate_prompt_tokens, prompt_tokens_bound
 from gateway.metrics import observe_request
 from gateway.parsing import parse_chat_request
 from gateway.request_log import log_request
@@ -178,7 +178,8 @@ class ChatCompletionsView(GatewayApiView):
             rng=_rng,
             max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
         )
-        worst_case = admission.worst_case_cost(chat, plan, prompt_tokens)
+        prompt_bound = prompt_tokens_bound(chat.body, body_bytes=len(raw))
+        worst_case = admission.worst_case_cost(chat, plan, prompt_bound)
         journal.hold(draft, prompt_tokens=prompt_tokens, amount=worst_case)
         await admission.reserve(request_id=draft.id, key=key, amount=worst_case)
         exchange = relay.Exchange(

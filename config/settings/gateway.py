@@ -11,10 +11,22 @@ GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=5)
 GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=20 * 1024 * 1024)
 GATEWAY_AUTH_CACHE_SECONDS = env.float("GATEWAY_AUTH_CACHE_SECONDS", default=5.0)
 GATEWAY_CATALOG_SECONDS = env.float("GATEWAY_CATALOG_SECONDS", default=5.0)
-# Admission: a request reserves its worst case — the prompt estimate plus `max_tokens` (this
-# default when the client sends none) at the plan's highest prices — until its usage record is
-# written; a crashed process's reservations lapse after GATEWAY_RESERVATION_SECONDS.
+# Admission: a request reserves its worst case — the bound of its prompt tokens
+# (gateway.estimate.prompt_tokens_bound) plus `max_tokens` (this default when the client sends
+# none, which is then sent upstream as the answer's cap) at the plan's highest prices — until its
+# usage record is written; a crashed process's reservations lapse after
+# GATEWAY_RESERVATION_SECONDS.
 GATEWAY_DEFAULT_MAX_TOKENS = env.int("GATEWAY_DEFAULT_MAX_TOKENS", default=4096)
+# What the prompt bound counts for an attachment whose tokens its bytes do not tell (the rules
+# and the providers' figures: gateway.estimate._part_bound). An image: the most any provider
+# publishes for one, gpt-4o-mini's 48,169 at high detail (others: at most about 3,800), with a
+# margin; lower it when no channel serves gpt-4o-mini with images.
+GATEWAY_IMAGE_PART_TOKENS = env.int("GATEWAY_IMAGE_PART_TOKENS", default=50_000)
+# A file or a video counts its inline data's characters, and at least this: enough for about
+# 20 dense PDF pages at Anthropic, ~180 at Gemini, or 16 minutes of video at Gemini's ~300 tokens
+# a second; raise them for larger documents or videos sent by id or URL.
+GATEWAY_FILE_PART_TOKENS = env.int("GATEWAY_FILE_PART_TOKENS", default=100_000)
+GATEWAY_VIDEO_PART_TOKENS = env.int("GATEWAY_VIDEO_PART_TOKENS", default=300_000)
 GATEWAY_RESERVATION_SECONDS = env.float(
     "GATEWAY_RESERVATION_SECONDS", default=GATEWAY_REQUEST_DEADLINE + 60.0
 )

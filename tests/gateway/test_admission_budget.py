@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import httpx
+import orjson
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
@@ -15,7 +16,7 @@ from billing.pricing import Prices, usage_cost
 from billing.services import account_create, account_credit, api_key_create
 from channels.adapters.base import Usage
 from config.redis import sync_redis
-from gateway.estimate import estimate_prompt_tokens
+from gateway.estimate import prompt_tokens_bound
 from tests.gateway.conftest import Gateway
 
 MAX_TOKENS = 100
@@ -41,7 +42,8 @@ def reservations(request, settings):
 
 
 def _worst_case() -> Decimal:
-    usage = Usage(prompt_tokens=estimate_prompt_tokens(BODY), completion_tokens=MAX_TOKENS)
+    bound = prompt_tokens_bound(BODY, body_bytes=len(orjson.dumps(BODY)))
+    usage = Usage(prompt_tokens=bound, completion_tokens=MAX_TOKENS)
     return usage_cost(usage, PRICES)
 
 

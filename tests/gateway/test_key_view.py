@@ -58,7 +58,9 @@ def test_the_key_view_needs_a_valid_key(gateway):
 def test_right_after_a_response_the_key_and_the_generation_show_it(gateway):
     """No waiting between the answer and the reads: they agree with what admission does next."""
     gateway.channel("main", price=("1", "2"))
-    key = gateway.new_key(spend_limit=Decimal("0.0001"))
+    # Room for five short answers (each reserves its prompt's bound, ~100 tokens, plus 5), not for
+    # a request without max_tokens.
+    key = gateway.new_key(spend_limit=Decimal("0.001"))
     costs = []
     with gateway.http(key) as client:
         for _ in range(5):
@@ -72,4 +74,4 @@ def test_right_after_a_response_the_key_and_the_generation_show_it(gateway):
 
     assert [r.status_code for r in refused] == [402, 402]
     assert Decimal(data["spend"]) == sum(costs) > 0
-    assert Decimal(data["limit_remaining"]) == Decimal("0.0001") - sum(costs)
+    assert Decimal(data["limit_remaining"]) == Decimal("0.001") - sum(costs)
