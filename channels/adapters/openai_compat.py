@@ -1,13 +1,24 @@
 """OpenAI-compatible upstreams (OpenAI, OpenRouter, vLLM, DeepSeek, …): nearly a pass-through.
 
-The request keeps every field the client sent; the answer is re-stamped with the gateway's
-identity (public model, provider, one id per stream), its usage priced, reasoning mirrored as
-`reasoning_content` and nonstandard finish reasons normalised (protocol §9, §10.4).
+The request keeps every field the client sent, plus the answer cap admission reserved for; the
+answer is re-stamped with the gateway's identity (public model, provider, one id per stream), its
+usage priced, reasoning mirrored as `reasoning_content` and nonstandard finish reasons normalised
+(protocol §9, §10.4).
+
+The answer cap: a request without `max_tokens` and `max_completion_tokens` gets the target's
+`max_output_tokens` (the channel model's, else GATEWAY_DEFAULT_MAX_TOKENS: what was reserved), per
+choice like the client's own, so that no upstream bills an answer longer than was held. It goes
+as `max_tokens`, which every OpenAI-compatible server takes, except as `max_completion_tokens`
+when the client spelled its fields that way or the upstream is OpenAI's own (`api.openai.com`,
+Azure's `*.openai.azure.com`), whose reasoning models refuse `max_tokens`. A client that sent
+both gets its `max_tokens` lowered to its `max_completion_tokens` (the one reserved for) so that a
+server that reads `max_tokens` first cannot answer longer either.
 """
 
 import time
 from collections.abc import Mapping
 from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -348,6 +359,28 @@ def _reasoning_effort(body: Mapping[str, Any]) -> str | None:
     return None if reasoning is None else reasoning.openai_effort()
 
 
+def _uses_max_completion_tokens(base_url: str) -> bool:
+    """Whether the upstream is OpenAI's own API, where reasoning models refuse `max_tokens`."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
+
+
+def _cap_answer(payload: dict[str, Any], target: UpstreamTarget) -> None:
+    """Put the answer cap admission reserved for into the payload (see the module docstring)."""
+    asked = payload.get("max_completion_tokens")
+    if asked is not None:
+        plain = payload.get("max_tokens")
+        if isinstance(plain, int) and isinstance(asked, int) and plain > asked:
+            payload["max_tokens"] = asked
+        return
+    if payload.get("max_tokens") is not None or not target.max_output_tokens:
+        return
+    if "max_completion_tokens" in payload or _uses_max_completion_tokens(target.base_url):
+        payload["max_completion_tokens"] = target.max_output_tokens
+    else:
+        payload["max_tokens"] = target.max_output_tokens
+
+
 class OpenAICompatAdapter(Adapter):
     """The OpenAI chat completions protocol, spoken by most hosted and self-hosted servers."""
 
@@ -357,10 +390,11 @@ class OpenAICompatAdapter(Adapter):
         self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
     ) -> UpstreamRequest:
         """POST `<base_url>/chat/completions` with the client's body, the upstream model name,
-        OpenRouter's `reasoning` also said as `reasoning_effort`, and, when streaming,
-        `stream_options.include_usage` forced on."""
+        the reserved answer cap when the client set none, OpenRouter's `reasoning` also said as
+        `reasoning_effort`, and, when streaming, `stream_options.include_usage` forced on."""
         payload = dict(body)
         payload["model"] = target.upstream_model
+        _cap_answer(payload, target)
         effort = _reasoning_effort(body)
         if effort is not None:
             payload["reasoning_effort"] = effort

@@ -98,6 +98,78 @@ def test_request_body_replaces_model_keeps_fields_and_forces_usage(
     assert body == original  # the caller's mapping is untouched
 
 
+# --- the answer cap admission reserved for ---------------------------------------------------
+
+CHAT = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+@pytest.mark.parametrize(
+    ("base_url", "body", "reserved", "sent"),
+    [
+        ("http://vllm:8000/v1", CHAT, 4096, {"max_tokens": 4096}),
+        ("https://openrouter.ai/api/v1", {**CHAT, "n": 3}, 700, {"max_tokens": 700}),  # per choice
+        ("https://api.openai.com/v1", CHAT, 4096, {"max_completion_tokens": 4096}),
+        ("https://API.OpenAI.com/v1/", CHAT, 4096, {"max_completion_tokens": 4096}),
+        ("https://acme.openai.azure.com/openai/v1", CHAT, 800, {"max_completion_tokens": 800}),
+        ("https://api.openai.com.evil.example/v1", CHAT, 800, {"max_tokens": 800}),
+        (
+            "http://vllm:8000/v1",
+            {**CHAT, "max_completion_tokens": None},
+            900,
+            {"max_completion_tokens": 900},
+        ),
+        ("http://vllm:8000/v1", {**CHAT, "max_tokens": None}, 900, {"max_tokens": 900}),
+        ("http://vllm:8000/v1", {**CHAT, "max_tokens": 50}, 4096, {"max_tokens": 50}),
+        ("https://api.openai.com/v1", {**CHAT, "max_tokens": 50}, 4096, {"max_tokens": 50}),
+        (
+            "http://vllm:8000/v1",
+            {**CHAT, "max_completion_tokens": 60},
+            4096,
+            {"max_completion_tokens": 60},
+        ),
+        (
+            "http://vllm:8000/v1",
+            {**CHAT, "max_tokens": 5000, "max_completion_tokens": 60},
+            4096,
+            {"max_tokens": 60, "max_completion_tokens": 60},
+        ),
+        (
+            "http://vllm:8000/v1",
+            {**CHAT, "max_tokens": 20, "max_completion_tokens": 60},
+            4096,
+            {"max_tokens": 20, "max_completion_tokens": 60},
+        ),
+        ("http://vllm:8000/v1", CHAT, None, {}),
+    ],
+    ids=[
+        "default",
+        "n",
+        "openai",
+        "openai-case",
+        "azure",
+        "lookalike-host",
+        "client-spelling",
+        "client-null",
+        "client-max-tokens",
+        "client-max-tokens-at-openai",
+        "client-max-completion-tokens",
+        "both-lowered-to-the-reserved-one",
+        "both-already-lower",
+        "no-reserved-cap",
+    ],
+)
+def test_a_request_without_a_cap_gets_the_one_reserved_for(base_url, body, reserved, sent):
+    target = UpstreamTarget(base_url, SECRET, "m-7", reserved)
+
+    payload = orjson.loads(ADAPTER.build_request(body=body, target=target, stream=False).content)
+
+    caps = {
+        "max_tokens": payload.get("max_tokens"),
+        "max_completion_tokens": payload.get("max_completion_tokens"),
+    }
+    assert {name: cap for name, cap in caps.items() if cap is not None} == sent
+
+
 # --- error_message --------------------------------------------------------------------------
 
 
