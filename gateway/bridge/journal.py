@@ -49,17 +49,23 @@ class _Segment:
 
 
 class Journal:
-    """The journal of this process, opened on first use (again after a fork)."""
+    """The journal of this process, opened on first use (a forked child opens its own)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pid = 0
+        self._started = False
         self._instance = ""
         self._lock_descriptor = -1
         self._current: _Segment | None = None
         self._closed: list[_Segment] = []
         self._open: dict[str, dict[str, Any]] = {}
         self._sweeper = OnDemandThread(self._sweep_forever, name="journal-sweeper")
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """In a forked child: the parent's journal is not this process's."""
+        self._lock = threading.Lock()
+        self._started, self._current, self._closed, self._open = False, None, [], {}
 
     def open(self) -> None:
         """Open the journal (and start the sweeper) now rather than at the first request."""
@@ -137,7 +143,7 @@ class Journal:
         """At a clean shutdown, after the recorder drained: remove the journal if nothing in
         it is left to bill (else the next sweep bills it)."""
         with self._lock:
-            if self._current is None or self._pid != os.getpid():
+            if self._current is None or not self._started:
                 return
             segments = [*self._closed, self._current]
             if self._open or any(segment.unstored for segment in segments):
@@ -147,7 +153,7 @@ class Journal:
                 segment.path.unlink(missing_ok=True)
             lock_path(self._directory(), self._instance).unlink(missing_ok=True)
             os.close(self._lock_descriptor)
-            self._current, self._closed, self._pid = None, [], 0
+            self._current, self._closed, self._started = None, [], False
 
     def _step(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -165,7 +171,7 @@ class Journal:
 
     def _segment(self) -> _Segment:
         """The segment to write to (opening the journal in a new process); call locked."""
-        if self._pid != os.getpid():
+        if not self._started:
             self._start()
         if self._current is None:
             number = self._closed[-1].number + 1 if self._closed else 0
@@ -181,8 +187,8 @@ class Journal:
         renamed, so no sweeper ever sees an unlocked lock file of a live process."""
         directory = self._directory()
         directory.mkdir(parents=True, exist_ok=True)
-        self._pid = os.getpid()
-        self._instance = f"{socket.gethostname()}-{self._pid}-{secrets.token_hex(4)}"
+        self._started = True
+        self._instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._current, self._closed, self._open = None, [], {}
         final = lock_path(directory, self._instance)
         temporary = final.with_suffix(".new")
