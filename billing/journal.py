@@ -70,7 +70,7 @@ def read_journal(paths: list[Path]) -> dict[str, JournaledRequest]:
     died while writing it) is skipped."""
     requests: dict[str, JournaledRequest] = {}
     for path in paths:
-        for line in path.read_bytes().splitlines():
+        for line in path.read_bytes().rstrip(b"\0").splitlines():  # zeros: not written yet
             try:
                 entry = orjson.loads(line)
             except orjson.JSONDecodeError:

@@ -153,3 +153,14 @@ def test_a_swept_record_the_database_refuses_becomes_a_dead_letter(journal_dir, 
     letter = UsageDeadLetter.objects.get(request_id="req_orphan")
     assert letter.resolved_at is None
     assert not list(journal_dir.iterdir()), "the journal does not block later sweeps"
+
+
+def test_a_full_segment_goes_on_in_a_new_one(journal_dir, key, monkeypatch):
+    monkeypatch.setattr(journal_module, "SEGMENT_CAPACITY", 4096)
+    journal = Journal()
+    for n in range(40):
+        journal.hold(_draft(key, f"req_{n}"), prompt_tokens=5, amount=Decimal(1))
+
+    segments = _segments(journal_dir)
+    assert len(segments) > 1
+    assert set(read_journal(segments)) == {f"req_{n}" for n in range(40)}
