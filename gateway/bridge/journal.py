@@ -7,6 +7,7 @@ old one is deleted when the recorder has stored every record that ended in it. A
 the journals of dead processes on this machine every GATEWAY_JOURNAL_SWEEP_SECONDS (0: never).
 """
 
+import errno
 import fcntl
 import logging
 import mmap
@@ -200,7 +201,7 @@ class Journal:
             capacity = max(SEGMENT_CAPACITY, 2 * sum(len(line) for line in carried))
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                os.posix_fallocate(descriptor, 0, capacity)
+                _allocate(descriptor, capacity)
                 mapping = mmap.mmap(descriptor, capacity)
             finally:
                 os.close(descriptor)
@@ -234,6 +235,16 @@ class Journal:
             except Exception:
                 logger.exception("sweeping the journals of stopped gateway processes failed")
             time.sleep(settings.GATEWAY_JOURNAL_SWEEP_SECONDS)
+
+
+def _allocate(descriptor: int, size: int) -> None:
+    """Give the file `size` bytes of disk now (a filesystem that cannot: a sparse file)."""
+    try:
+        os.posix_fallocate(descriptor, 0, size)
+    except OSError as error:
+        if error.errno not in {errno.EOPNOTSUPP, errno.EINVAL}:
+            raise
+        os.ftruncate(descriptor, size)
 
 
 journal = Journal()
