@@ -7,16 +7,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
-from billing.models import UsageRecord
 from channels.crypto import encrypt_secret, reencrypt_secret, secret_hint
 from channels.models import Channel, ChannelModel, ChannelStatus, HealthCheck
 from channels.probes import ProbeResult, probe_delay, probe_interval
-from reports.models import DailyUsage
 
 INVALID_CREDENTIALS = "invalid credentials: upstream answered {status}"
 FAILED_IN_A_ROW = "{failures} failed probes in a row: {error}"
@@ -111,10 +110,12 @@ def channel_has_history(*, channel: Channel, now: datetime | None = None) -> boo
     """Whether a usage record or a rollup refers to the channel, or a request routed to it may
     still be in flight (it serves models now, or was changed within `in_flight_seconds()`)."""
     now = now or timezone.now()
-    if UsageRecord.objects.filter(channel_id=channel.pk).exists():
+    # Through the reverse relation and the app registry: channels imports neither billing nor
+    # reports (the dependencies run gateway → billing → channels).
+    if channel.usage_records.exists():
         return True
     # Raw records may be pruned once rolled up; the rollups keep the channel's id.
-    if DailyUsage.objects.filter(channel_id=channel.pk).exists():
+    if apps.get_model("reports", "DailyUsage").objects.filter(channel_id=channel.pk).exists():
         return True
     if channel.updated_at > now - timedelta(seconds=in_flight_seconds()):
         return True
