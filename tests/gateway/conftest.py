@@ -190,3 +190,14 @@ def gateway(
     _, secret = api_key_create(account=account, name="e2e")
     yield Gateway(gateway_server.url, upstream_server, account, secret)
     recorder.flush(timeout=10)
+
+
+@pytest.fixture(params=["redis", "database"])
+def reservations(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Run a test with reservations in Redis, then again in the database (no REDIS_URL); the
+    SQLite run has no Redis, only the second."""
+    if request.param == "redis" and not settings.REDIS_URL:
+        pytest.skip("no Redis in the SQLite run (config.settings.test_sqlite)")
+    if request.param == "database":
+        settings.REDIS_URL = ""
+    return str(request.param)

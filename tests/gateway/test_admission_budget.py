@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import httpx
 import orjson
-import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -28,17 +27,6 @@ BODY = {
 PRICES = Prices(input=Decimal(1), output=Decimal(2))
 SLOW_MODEL = {"gpt-4o-mini": "gpt-4o-mini@latency_ms=1500"}
 """Each answer takes 1.5 s: all 40 requests are in flight before any usage record is written."""
-
-
-@pytest.fixture(params=["redis", "database"])
-def reservations(request, settings):
-    """Run a test with reservations in Redis, then again in the database (no REDIS_URL); the
-    SQLite run has no Redis, only the second."""
-    if request.param == "redis" and not settings.REDIS_URL:
-        pytest.skip("no Redis in the SQLite run (config.settings.test_sqlite)")
-    if request.param == "database":
-        settings.REDIS_URL = ""
-    return request.param
 
 
 def _worst_case() -> Decimal:

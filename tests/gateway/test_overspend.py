@@ -31,17 +31,6 @@ PRICES = Prices(input=Decimal(1), output=Decimal(2))
 FREE = ("0", "0")
 
 
-@pytest.fixture(params=["redis", "database"])
-def reservations(request, settings):
-    """Run a test with reservations in Redis, then again in the database (no REDIS_URL); the
-    SQLite run has no Redis, only the second."""
-    if request.param == "redis" and not settings.REDIS_URL:
-        pytest.skip("no Redis in the SQLite run (config.settings.test_sqlite)")
-    if request.param == "database":
-        settings.REDIS_URL = ""
-    return request.param
-
-
 def _channel(
     gateway: Gateway,
     upstream_model: str,
