@@ -13,6 +13,7 @@ SQLITE_TESTS ?= tests/billing tests/reports tests/gateway/test_admission_budget.
 BENCH_ARGS ?=
 # Debian's Chromium, driven by Playwright in tests/browser (never Playwright's own download).
 CHROMIUM := /usr/bin/chromium
+NODE_CLIENTS := tests/clients
 
 .PHONY: install run test lint format bench bench-reports fake-upstream
 
@@ -24,16 +25,22 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# Quiet on purpose: what the processes log follows, and the demo's credentials come last, in a
+# box, once the gateway answers (also in var/demo-credentials.txt, mode 0600).
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py demo_setup --upstream-url http://127.0.0.1:$(FAKE_UPSTREAM_PORT)/v1 --gateway-url http://$(HOST):$(PORT)
-	@# Ctrl-C makes honcho stop every process and exit with 130: that is a clean stop.
-	SWITCHYARD_HOST=$(HOST) SWITCHYARD_PORT=$(PORT) FAKE_UPSTREAM_PORT=$(FAKE_UPSTREAM_PORT) \
-		$(BIN)/honcho start --procfile Procfile || [ $$? -eq 130 ]
+	@$(BIN)/python manage.py migrate --noinput --verbosity 0
+	@$(BIN)/python manage.py demo_setup --no-box --upstream-url http://127.0.0.1:$(FAKE_UPSTREAM_PORT)/v1 --gateway-url http://$(HOST):$(PORT)
+	@# Ctrl-C makes every process stop and demo_run exit with 130: that is a clean stop.
+	@SWITCHYARD_HOST=$(HOST) SWITCHYARD_PORT=$(PORT) FAKE_UPSTREAM_PORT=$(FAKE_UPSTREAM_PORT) \
+		$(BIN)/python manage.py demo_run --gateway-url http://$(HOST):$(PORT) || [ $$? -eq 130 ]
 
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(NODE_CLIENTS)/node_modules/.package-lock.json
 	scripts/with-services $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(if $(SQLITE_TESTS),$(BIN)/python -m pytest --ds=config.settings.test_sqlite $(SQLITE_TESTS))
+
+# The Node clients of the README's recipes (tests/clients), as locked, with the machine's node and npm.
+$(NODE_CLIENTS)/node_modules/.package-lock.json: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund --loglevel=error
 
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -46,6 +46,7 @@ from bench.report import (
 )
 from bench.servers import (
     BIN,
+    GATEWAY_APP,
     Server,
     ServerFailed,
     can_pin,
@@ -220,7 +221,7 @@ def run_all(run: Run) -> dict[str, TargetReport]:
             reports[GATEWAY] = serve_and_measure(
                 run,
                 GATEWAY,
-                "config.asgi:application",
+                GATEWAY_APP,
                 env,
                 upstream=upstream,
                 key=key,

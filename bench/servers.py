@@ -56,17 +56,17 @@ def pinned(argv: list[str], core: int | None) -> list[str]:
     return argv if core is None else ["taskset", "-c", str(core), *argv]
 
 
+GATEWAY_APP = "config.asgi:application"
+
+
 def uvicorn_argv(app: str, port: int) -> list[str]:
-    """The gateway's own uvicorn command line, for `app` on `port`."""
-    return [
-        str(BIN / "uvicorn"),
-        app,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
+    """The command line serving `app` on `port`: the gateway as in production
+    (`gateway.edge.server`, uvicorn within the edge's limits), anything else under uvicorn."""
+    if app == GATEWAY_APP:
+        command = [str(BIN / "python"), "-m", "gateway.edge.server"]
+    else:
+        command = [str(BIN / "uvicorn"), app, "--no-access-log"]
+    return [*command, "--host", HOST, "--port", str(port)]
 
 
 def _answers(port: int, path: str) -> bool:

@@ -21,6 +21,7 @@ from billing.models import (
     UsageDeadLetter,
     UsageRecord,
 )
+from billing.roles import ADD_CREDIT
 from billing.selectors import key_limit_remaining, key_period_spend
 from billing.services import (
     account_credit,
@@ -31,6 +32,7 @@ from billing.services import (
 )
 
 NEW_SECRET_ATTRIBUTE = "_switchyard_new_key_secret"  # noqa: S105 (a name, not a secret)
+CREDIT_FIELDS = frozenset({"credit_amount", "credit_kind", "credit_description"})
 
 
 class AccountForm(forms.ModelForm[Account]):
@@ -79,10 +81,29 @@ class AccountAdmin(admin.ModelAdmin[Account]):
         url = reverse("admin:billing_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
         return format_html('<a href="{}">View ledger entries</a>', url)
 
+    def get_fields(self, request: HttpRequest, obj: Account | None = None) -> Any:
+        """The credit fields only for users who may add credit (billing.add_credit)."""
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm(ADD_CREDIT):
+            return fields
+        return [name for name in fields if name not in CREDIT_FIELDS]
+
+    def get_form(
+        self, request: HttpRequest, obj: Account | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        """The form without the credit fields for users who may not add credit (declared
+        fields stay in a ModelForm whatever `fields` says, and credit_kind is required)."""
+        form = super().get_form(request, obj, change, **kwargs)
+        if not request.user.has_perm(ADD_CREDIT):
+            for name in CREDIT_FIELDS:
+                form.base_fields.pop(name, None)
+        return form
+
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
-        """Save the name, then post the entered credit or adjustment to the ledger."""
-        super().save_model(request, obj, form, change)
+        """Save the name, then post the entered credit or adjustment to the ledger (the form of
+        a user without billing.add_credit has no credit fields: change_account moves no money)."""
         amount: Decimal | None = form.cleaned_data.get("credit_amount")
+        super().save_model(request, obj, form, change)
         if amount is None:
             return
         description = form.cleaned_data.get("credit_description", "")
@@ -209,7 +230,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         }
         return TemplateResponse(request, "admin/billing/apikey/key_created.html", context)
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(permissions=["change"], description="Revoke selected keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         """Revoke the selected keys for good."""
         for key in queryset:

@@ -1,5 +1,6 @@
 """Management API for billing: accounts and credits, API keys, usage records."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,23 +17,36 @@ from billing.models import (
     LedgerKind,
     LimitReset,
     UsageRecord,
-    UsageStatus,
 )
 from billing.reconcile import reconcile
+from billing.roles import ADD_CREDIT
 from billing.selectors import UsageFilters, key_limit_remaining, key_period_spend, usage_list
 from billing.services import (
     account_create,
-    account_default,
     api_key_create,
     api_key_revoke,
     api_key_update,
     ledger_post,
 )
-from channels.api_fields import MoneyField
-from channels.money import format_money
-from config.pagination import paginated_response
+from config.permissions import model_perm
+from core.api_fields import MoneyField
+from core.money import format_money
+from core.pagination import paginated_response
+from core.usage import UsageStatus
 
 MIN_CREDIT = Decimal("0.0000000001")
+# PostgreSQL's `integer`, the column of a key's rpm and tpm limits.
+MAX_INTEGER = 2**31 - 1
+# Filter times a year inside datetime's range, so that reports can round them to the hour, day
+# or month without overflowing.
+EARLIEST_FILTER_TIME = datetime(2, 1, 1, tzinfo=UTC)
+LATEST_FILTER_TIME = datetime(9998, 12, 31, tzinfo=UTC)
+TIME_OUT_OF_RANGE = "Expected a time between 0002-01-01 and 9998-12-31."
+
+
+def filter_time_in_range(moment: datetime) -> bool:
+    """Whether a usage filter's `since` or `until` lies within the supported range."""
+    return EARLIEST_FILTER_TIME <= moment <= LATEST_FILTER_TIME
 
 
 class AccountInput(serializers.ModelSerializer[Account]):
@@ -93,7 +107,9 @@ class LedgerEntryOutput(serializers.ModelSerializer[LedgerEntry]):
 
 
 class AccountListApi(APIView):
-    """List accounts, or create one."""
+    """List accounts (`view_account`), or create one (`add_account`)."""
+
+    permission_model = Account
 
     def get(self, request: Request) -> Response:
         """A page of accounts by name."""
@@ -113,7 +129,9 @@ class AccountListApi(APIView):
 
 
 class AccountDetailApi(APIView):
-    """One account."""
+    """One account (`view_account`)."""
+
+    permission_model = Account
 
     def get(self, request: Request, account_id: int) -> Response:
         """The account with its balance."""
@@ -121,7 +139,9 @@ class AccountDetailApi(APIView):
 
 
 class AccountCreditApi(APIView):
-    """Add credit to an account through the ledger."""
+    """Add credit (or an adjustment) to an account through the ledger: `billing.add_credit`."""
+
+    method_permissions = {"POST": (ADD_CREDIT,)}
 
     def post(self, request: Request, account_id: int) -> Response:
         """Post a credit or adjustment entry; the balance moves by the same amount."""
@@ -143,14 +163,19 @@ class KeyInput(serializers.Serializer[Any]):
 
     name = serializers.CharField(max_length=200)
     account = serializers.PrimaryKeyRelatedField(
-        queryset=Account.objects.all(), required=False, allow_null=True
+        queryset=Account.objects.all(),
+        help_text="Required: the account whose credit the key spends (no default account).",
     )
     spend_limit = MoneyField(required=False, allow_null=True)
     limit_reset = serializers.ChoiceField(
         choices=LimitReset.choices, required=False, allow_null=True
     )
-    rpm_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    tpm_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    rpm_limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_INTEGER, required=False, allow_null=True
+    )
+    tpm_limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_INTEGER, required=False, allow_null=True
+    )
     allowed_models = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False
     )
@@ -205,7 +230,10 @@ class KeyOutput(serializers.ModelSerializer[ApiKey]):
 
 
 class KeyListApi(APIView):
-    """List keys, or create one (the secret is returned once, as `key`)."""
+    """List keys (`view_apikey`), or create one (`add_apikey`; the secret is returned once, as
+    `key`)."""
+
+    permission_model = ApiKey
 
     def get(self, request: Request) -> Response:
         """A page of keys, newest first."""
@@ -214,17 +242,21 @@ class KeyListApi(APIView):
         )
 
     def post(self, request: Request) -> Response:
-        """Create a key in the given account (or the default one)."""
+        """Create a key in the given account (400 naming `account` when there is none)."""
         serializer = KeyInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        account = fields.pop("account", None) or account_default()
+        account = fields.pop("account")
         key, secret = api_key_create(account=account, **fields)
         return Response({**KeyOutput(key).data, "key": secret}, status=status.HTTP_201_CREATED)
 
 
 class KeyDetailApi(APIView):
-    """Read or change a key; DELETE revokes it."""
+    """Read (`view_apikey`) or change (`change_apikey`) a key; DELETE revokes it, which keeps
+    the key and so needs `change_apikey` too."""
+
+    permission_model = ApiKey
+    method_permissions = {"DELETE": (model_perm(ApiKey, "change"),)}
 
     def get(self, request: Request, key_id: int) -> Response:
         """One key."""
@@ -257,6 +289,19 @@ class UsageFilterInput(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=UsageStatus.choices, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+
+    def validate_since(self, value: datetime) -> datetime:
+        """Within the range reports can round (see `filter_time_in_range`)."""
+        return self._in_range(value)
+
+    def validate_until(self, value: datetime) -> datetime:
+        """Within the range reports can round (see `filter_time_in_range`)."""
+        return self._in_range(value)
+
+    def _in_range(self, value: datetime) -> datetime:
+        if not filter_time_in_range(value):
+            raise serializers.ValidationError(TIME_OUT_OF_RANGE)
+        return value
 
 
 class UsageOutput(serializers.ModelSerializer[UsageRecord]):
@@ -299,7 +344,9 @@ class UsageOutput(serializers.ModelSerializer[UsageRecord]):
 
 
 class UsageListApi(APIView):
-    """Usage records, newest first, filtered and paginated."""
+    """Usage records, newest first, filtered and paginated (`view_usagerecord`)."""
+
+    permission_model = UsageRecord
 
     def get(self, request: Request) -> Response:
         """A page of records matching the query's filters; 400 on a malformed filter."""
@@ -314,7 +361,12 @@ class UsageListApi(APIView):
 
 
 class ReconcileApi(APIView):
-    """`GET /api/admin/reports/reconcile/`: whether balances, ledger and usage costs agree."""
+    """`GET /api/admin/reports/reconcile/`: whether balances, ledger and usage costs agree;
+    it reads all three, so it needs the view permission of each."""
+
+    method_permissions = {
+        "GET": tuple(model_perm(model, "view") for model in (Account, LedgerEntry, UsageRecord))
+    }
 
     def get(self, request: Request) -> Response:
         """`{ok, accounts, ledger_total, charges_total, usage_cost_total, problems}`."""

@@ -1,6 +1,7 @@
 """App config of the billing app."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class BillingConfig(AppConfig):
@@ -9,3 +10,9 @@ class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Billing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Keep the support group after every `migrate` and `flush`."""
+        from billing.roles import ensure_support_group
+
+        post_migrate.connect(ensure_support_group, dispatch_uid="billing.ensure_support_group")

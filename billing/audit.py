@@ -14,8 +14,8 @@ from billing.budgets import key_budget
 from billing.journal import unbilled_requests
 from billing.models import Account, ApiKey, Reservation, UsageRecord
 from billing.selectors import usage_dead_letters_unresolved
-from channels.money import format_money
-from config.redis import sync_redis
+from core.money import format_money
+from core.redis import sync_redis
 
 LIMIT = 100
 

@@ -18,7 +18,7 @@ from decimal import ROUND_CEILING, Decimal
 import redis
 
 from billing.budgets import AccountBudget, Budget, KeyBudget
-from config.redis import sync_redis
+from core.redis import sync_redis
 
 logger = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ import orjson
 from django.db import DataError, IntegrityError
 
 from billing.budget_mirror import budget_observed, holds_released
-from billing.models import UsageRecord, UsageSource, UsageStatus
+from billing.models import UsageRecord, UsageSource
 from billing.pricing import Prices, usage_cost
 from billing.services import usage_dead_letter_save, usage_records_save
-from channels.adapters.base import Usage
-from config.write_lock import serialized_writes
+from core.usage import Usage, UsageStatus
+from core.write_lock import serialized_writes
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from django.db import models
 from django.utils import timezone
 
 from channels.models import Channel
-from channels.money import NON_NEGATIVE, MoneyField
+from core.money import NON_NEGATIVE, MoneyField
+from core.usage import UsageStatus
 
 
 class Account(models.Model):
@@ -27,6 +28,7 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("add_credit", "Can add credit or an adjustment to an account")]
 
     def __str__(self) -> str:
         return self.name
@@ -86,16 +88,6 @@ class ApiKey(models.Model):
     def is_expired(self) -> bool:
         """Whether the key's expiry has passed."""
         return self.expires_at is not None and self.expires_at <= timezone.now()
-
-
-class UsageStatus(models.TextChoices):
-    """How a client request ended."""
-
-    OK = "ok"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-    """The gateway process died before the request ended (billed from its journal)."""
 
 
 class UsageSource(models.TextChoices):
@@ -160,6 +152,36 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class UsageAttempt(models.Model):
+    """One upstream attempt of a usage record, as its `attempts` list has it: every attempt
+    counts for its channel's figures, the serving one and the failed ones alike."""
+
+    request = models.ForeignKey(UsageRecord, on_delete=models.CASCADE, related_name="attempt_rows")
+    position = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(help_text="= the record's created_at")
+    channel = models.ForeignKey(
+        Channel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        db_index=False,
+    )
+    channel_name = models.CharField(max_length=200)
+    model = models.CharField(max_length=200, help_text="The public model the attempt was for.")
+    outcome = models.CharField(max_length=32)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "position"]
+        indexes = [models.Index(fields=["channel", "-created_at"], name="attempt_channel_time")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}#{self.position}"
 
 
 class LedgerKind(models.TextChoices):

@@ -1,13 +1,13 @@
-"""What a request costs: usage times a channel model's unit prices, in `Decimal` (design §6)."""
+"""What a request costs: usage times a channel model's unit prices, in `Decimal`."""
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 
-from channels.adapters.base import Usage
+from core.usage import Usage
 
 TOKENS_PER_PRICE_UNIT = Decimal(1_000_000)
 STORAGE_QUANTUM = Decimal("1E-10")
-"""Money columns keep ten decimal places (`channels.money.MONEY`)."""
+"""Money columns keep ten decimal places (`core.money.MONEY`)."""
 
 # Wide enough that no product of a token count and a 20-digit price is ever rounded before the
 # final quantization, whatever the thread's current decimal context says.

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Model
 
 from billing.pricing import STORAGE_QUANTUM
-from channels.money import from_units, stores_units, to_units
+from core.money import from_units, stores_units, to_units
 
 AMOUNT = "CAST(%s AS NUMERIC)"
 """A money parameter (`money_param`): exact numeric on PostgreSQL, integer units on SQLite."""
@@ -20,7 +20,7 @@ def table(model: type[Model]) -> str:
 
 def money_param(amount: Decimal) -> str | int:
     """An amount as the parameter of a money column or `AMOUNT`: decimal text for PostgreSQL,
-    integer units for SQLite (`channels.money.MoneyField`)."""
+    integer units for SQLite (`core.money.MoneyField`)."""
     return to_units(amount) if stores_units(connection) else str(amount)
 
 

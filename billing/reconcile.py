@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.audit import audit_problems
 from billing.models import Account, LedgerEntry, LedgerKind, UsageRecord
-from channels.money import format_money
+from core.money import format_money
 
 ZERO = Decimal(0)
 

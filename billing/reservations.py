@@ -21,7 +21,7 @@ from billing.budgets import Hold, Refusal
 from billing.models import Account, ApiKey, LimitReset, Reservation
 from billing.periods import period_end, period_start
 from billing.raw_sql import AMOUNT, money_param, money_value, table
-from config.write_lock import serialized_writes
+from core.write_lock import serialized_writes
 
 
 def reserve_in_database(*, holds: Sequence[Hold], now: datetime) -> list[Refusal | None]:

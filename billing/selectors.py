@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing.budgets import key_budget
 from billing.models import Account, ApiKey, UsageDeadLetter, UsageRecord
-from channels.money import format_money
+from core.money import format_money
 
 
 @dataclass(frozen=True)

@@ -20,27 +20,20 @@ from billing.models import (
     ApiKey,
     LedgerEntry,
     LedgerKind,
+    UsageAttempt,
     UsageDeadLetter,
     UsageRecord,
 )
 from billing.reservations import reservations_take
 from channels.models import Channel
-from channels.money import MoneyValue
-from config.log_filters import scrub
-from config.write_lock import serialized_writes
-
-DEFAULT_ACCOUNT_NAME = "default"
+from core.log_filters import scrub
+from core.money import MoneyValue
+from core.write_lock import serialized_writes
 
 
 def account_create(*, name: str) -> Account:
     """Create an account with a zero balance."""
     return Account.objects.create(name=name)
-
-
-def account_default() -> Account:
-    """The account keys belong to when none is named, created on first use."""
-    account, _ = Account.objects.get_or_create(name=DEFAULT_ACCOUNT_NAME)
-    return account
 
 
 @transaction.atomic
@@ -159,6 +152,38 @@ def _insert_many(model: type[Model], objects: Sequence[Model]) -> None:
         cursor.executemany(sql, rows)
 
 
+def attempt_rows(record: UsageRecord) -> list[UsageAttempt]:
+    """The record's attempts as rows (an attempt written before channel ids were kept has
+    none: its channel is known by name only)."""
+    return [
+        UsageAttempt(
+            request_id=record.pk,
+            position=position,
+            created_at=record.created_at,
+            channel_id=attempt.get("channel_id"),
+            channel_name=str(attempt.get("channel", ""))[:200],
+            model=str(attempt.get("model") or record.model)[:200],
+            outcome=str(attempt.get("outcome", ""))[:32],
+            http_status=attempt.get("http_status"),
+            latency_ms=max(0, int(attempt.get("latency_ms") or 0)),
+            error=str(attempt.get("error", ""))[:300],
+        )
+        for position, attempt in enumerate(record.attempts or [])
+        if isinstance(attempt, dict)
+    ]
+
+
+def _with_live_channels(rows: list[UsageAttempt]) -> list[UsageAttempt]:
+    """The rows, each naming its channel only if the channel still exists (one deleted since
+    the attempt keeps its name): a deleted channel never stops a record being stored."""
+    named = {row.channel_id for row in rows if row.channel_id is not None}
+    existing = set(Channel.objects.filter(pk__in=named).values_list("pk", flat=True))
+    for row in rows:
+        if row.channel_id not in existing:
+            row.channel_id = None
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class UsageWritten:
     """What a stored batch changed: the new records' (request id, account id, key id), and the
@@ -191,6 +216,7 @@ def usage_records_save(
     )
     new = [record for record in records if record.pk not in stored]
     _insert_many(UsageRecord, new)
+    _insert_many(UsageAttempt, _with_live_channels([r for rec in new for r in attempt_rows(rec)]))
     _insert_many(
         LedgerEntry,
         [

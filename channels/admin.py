@@ -22,12 +22,11 @@ from channels.models import (
     ChannelModel,
     HealthCheck,
 )
-from channels.probes import probe_channel
 from channels.selectors import channels_live
 from channels.services import (
     channel_delete,
     channel_has_history,
-    channel_record_probe,
+    channel_probe,
     channel_set_api_key,
     channels_set_enabled,
 )
@@ -222,23 +221,23 @@ class ChannelAdmin(admin.ModelAdmin[Channel]):
             self.message_user(request, ARCHIVED_INSTEAD.format(name=channel.name), messages.WARNING)
         return None
 
-    @admin.action(description="Enable selected channels")
+    @admin.action(permissions=["change"], description="Enable selected channels")
     def enable_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
         """Put the selected channels back into rotation."""
         count = channels_set_enabled(channels=queryset, enabled=True)
         self.message_user(request, f"Enabled {count} channel(s).", messages.SUCCESS)
 
-    @admin.action(description="Disable selected channels")
+    @admin.action(permissions=["change"], description="Disable selected channels")
     def disable_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
         """Take the selected channels out of rotation."""
         count = channels_set_enabled(channels=queryset, enabled=False)
         self.message_user(request, f"Disabled {count} channel(s).", messages.SUCCESS)
 
-    @admin.action(description="Test now")
+    @admin.action(permissions=["change"], description="Test now")
     def test_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
         """Probe each selected channel at once and report each outcome."""
         for channel in queryset:
-            check = channel_record_probe(channel=channel, result=probe_channel(channel))
+            check = channel_probe(channel=channel)
             if check.ok:
                 text = f"{channel.name}: ok, HTTP {check.status_code} in {check.latency_ms} ms"
                 level = messages.SUCCESS

@@ -8,18 +8,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from channels.api_fields import MoneyField
 from channels.models import CHANNEL_SETTINGS, UNSUPPORTED_CHOICES, Channel
-from channels.probes import probe_channel
 from channels.selectors import channel_list, channels_live
 from channels.services import (
     ModelOffer,
     channel_create,
     channel_delete,
-    channel_record_probe,
+    channel_probe,
     channel_update,
 )
-from config.pagination import paginated_response
+from config.permissions import model_perm
+from core.api_fields import MoneyField
+from core.pagination import paginated_response
 
 DUPLICATE_MODEL = "Each model may appear only once per channel: {model!r} is repeated."
 MODEL_REQUIRED = "This field is required."
@@ -127,7 +127,9 @@ def _split(validated: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[
 
 
 class ChannelListApi(APIView):
-    """List channels, or create one."""
+    """List channels (`view_channel`), or create one (`add_channel`)."""
+
+    permission_model = Channel
 
     def get(self, request: Request) -> Response:
         """A page of live channels, highest priority first; `?archived=true` adds the archived."""
@@ -149,7 +151,9 @@ class ChannelListApi(APIView):
 
 
 class ChannelDetailApi(APIView):
-    """Read, change or delete one channel."""
+    """Read (`view_channel`), change (`change_channel`) or delete (`delete_channel`) a channel."""
+
+    permission_model = Channel
 
     def get(self, request: Request, channel_id: int) -> Response:
         """One channel, archived or not."""
@@ -178,7 +182,9 @@ class ChannelDetailApi(APIView):
 
 
 class ChannelTestApi(APIView):
-    """Probe one channel now."""
+    """Probe one channel now: `change_channel`, as the probe may change the channel's status."""
+
+    method_permissions = {"POST": (model_perm(Channel, "change"),)}
 
     class Output(serializers.Serializer[Any]):
         """The probe's outcome and the channel's resulting status."""
@@ -193,7 +199,7 @@ class ChannelTestApi(APIView):
     def post(self, request: Request, channel_id: int) -> Response:
         """Run one probe synchronously, record it, and return its result."""
         channel = get_object_or_404(Channel, pk=channel_id)
-        check = channel_record_probe(channel=channel, result=probe_channel(channel))
+        check = channel_probe(channel=channel)
         data = {
             "ok": check.ok,
             "status_code": check.status_code,

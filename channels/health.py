@@ -14,10 +14,13 @@ BreakerState = Literal["closed", "open", "half_open"]
 
 @dataclass(frozen=True, slots=True)
 class Breaker:
-    """Consecutive failures and, once tripped, the time (epoch seconds) it stays open until."""
+    """Consecutive failures and, once tripped, the time (epoch seconds) it stays open until,
+    since when (epoch seconds) it has not been closed, and the last failure's reason."""
 
     failures: int = 0
     open_until: float = 0.0
+    opened_at: float = 0.0
+    reason: str = ""
 
     def state(self, now: float) -> BreakerState:
         """Closed until tripped; open until `open_until`; half-open after that."""
@@ -26,15 +29,24 @@ class Breaker:
         return "open" if now < self.open_until else "half_open"
 
     def failed(
-        self, *, now: float, threshold: int, cooldown: float, retry_after: float | None = None
+        self,
+        *,
+        now: float,
+        threshold: int,
+        cooldown: float,
+        retry_after: float | None = None,
+        reason: str = "",
     ) -> "Breaker":
-        """The breaker after a retryable failure."""
+        """The breaker after a retryable failure (`reason` says what failed)."""
         failures = self.failures + 1
         if retry_after:
-            return Breaker(failures, max(self.open_until, now + retry_after))
-        if failures >= threshold or self.state(now) == "half_open":
-            return Breaker(failures, max(self.open_until, now + cooldown))
-        return Breaker(failures, self.open_until)
+            open_until = max(self.open_until, now + retry_after)
+        elif failures >= threshold or self.state(now) == "half_open":
+            open_until = max(self.open_until, now + cooldown)
+        else:
+            open_until = self.open_until
+        opened_at = self.opened_at or (now if open_until else 0.0)
+        return Breaker(failures, open_until, opened_at, reason or self.reason)
 
     def succeeded(self) -> "Breaker":
         """The breaker after a success: closed, no failures."""

@@ -7,7 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from channels.money import NON_NEGATIVE, MoneyField
+from core.money import NON_NEGATIVE, MoneyField
 
 
 class ApiType(models.TextChoices):

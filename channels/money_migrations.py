@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from channels.money import LARGEST_UNITS, UNITS_PER_USD, stores_units, to_units
+from core.money import LARGEST_UNITS, UNITS_PER_USD, stores_units, to_units
 
 _BATCH = 10_000
 

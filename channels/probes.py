@@ -15,8 +15,9 @@ from django.conf import settings
 from channels.adapters import ADAPTERS, adapter_for
 from channels.adapters.base import UpstreamTarget
 from channels.models import Channel, ProbeMode
+from channels.scrub import secret_scrubber
 from channels.selectors import channel_api_key
-from config.log_filters import REDACTED, scrub
+from core.log_filters import scrub
 
 MAX_ERROR_CHARS = 500
 PROBE_MESSAGE = "ping"
@@ -83,8 +84,9 @@ def probe_channel(channel: Channel, *, client: httpx.Client | None = None) -> Pr
         return ProbeResult(
             ok=True, status_code=response.status_code, latency_ms=_ms(started), error=""
         )
+    # The upstream's body is scrubbed of the secret before the adapter reads it.
     message = adapter_for(channel.api_type).error_message(
-        status=response.status_code, payload=response.content
+        status=response.status_code, payload=secret_scrubber(secret).payload(response.content)
     )
     return _failure(
         started, response.status_code, f"HTTP {response.status_code}: {message}", secret
@@ -110,14 +112,13 @@ def _probe_request(*, channel: Channel, secret: str) -> httpx.Request | None:
 
 
 def _failure(started: float, status_code: int | None, error: str, secret: str) -> ProbeResult:
-    """A failed probe with its error scrubbed of the channel's secret and anything key-like."""
-    if secret:
-        error = error.replace(secret, REDACTED)
+    """A failed probe with its error scrubbed of the channel's secret (in every form
+    `channels.scrub` knows) and of anything key-like."""
     return ProbeResult(
         ok=False,
         status_code=status_code,
         latency_ms=_ms(started),
-        error=scrub(error)[:MAX_ERROR_CHARS],
+        error=scrub(secret_scrubber(secret)(error))[:MAX_ERROR_CHARS],
     )
 
 

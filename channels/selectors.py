@@ -27,3 +27,8 @@ def served_models() -> QuerySet[ChannelModel]:
     return ChannelModel.objects.filter(
         channel__enabled=True, channel__archived_at__isnull=True
     ).select_related("channel")
+
+
+def live_channel_models() -> QuerySet[ChannelModel]:
+    """Every model of a live (not archived) channel, enabled or not."""
+    return ChannelModel.objects.filter(channel__archived_at__isnull=True)

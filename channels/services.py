@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from channels.crypto import encrypt_secret, reencrypt_secret, secret_hint
 from channels.models import Channel, ChannelModel, ChannelStatus, HealthCheck
-from channels.probes import ProbeResult, probe_delay, probe_interval
+from channels.probes import ProbeResult, probe_channel, probe_delay, probe_interval
 
 INVALID_CREDENTIALS = "invalid credentials: upstream answered {status}"
 FAILED_IN_A_ROW = "{failures} failed probes in a row: {error}"
@@ -160,6 +160,11 @@ def channels_reencrypt_secrets() -> int:
             channel.save(update_fields=["api_key_encrypted"])
             count += 1
     return count
+
+
+def channel_probe(*, channel: Channel) -> HealthCheck:
+    """Probe the channel now and record the probe (see `channel_record_probe`)."""
+    return channel_record_probe(channel=channel, result=probe_channel(channel))
 
 
 def channel_record_probe(

@@ -1,13 +1,18 @@
 """Celery tasks of the channels app: schedule and run health probes, prune their history."""
 
+import logging
+
 from celery import shared_task
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from channels.probes import PROBEABLE_API_TYPES, probe_channel, probe_delay
+from channels.models import Channel, ChannelStatus
+from channels.probes import PROBEABLE_API_TYPES, probe_delay
 from channels.selectors import channels_live
-from channels.services import channel_record_probe, health_checks_prune
+from channels.services import channel_probe, health_checks_prune
+
+logger = logging.getLogger(__name__)
 
 
 def probe_lock_key(channel_id: int) -> str:
@@ -39,13 +44,28 @@ def probe_channel_task(channel_id: int) -> bool:
     delay = probe_delay(channel=channel, failures=channel.consecutive_failures)
     if not cache.add(key, 1, timeout=delay):
         return False
-    channel_record_probe(channel=channel, result=probe_channel(channel))
+    was = channel.status
+    channel_probe(channel=channel)
+    if channel.status != was:
+        log_status_change(channel, was=was)
     # Re-arm the lock for the delay just chosen: a recovered channel is not held back by a long
     # backoff lock, and a channel that just backed off stays locked for its whole backoff.
     if channel.next_probe_at is not None:
         remaining = (channel.next_probe_at - timezone.now()).total_seconds()
         cache.touch(key, max(1, int(remaining)))
     return True
+
+
+def log_status_change(channel: Channel, *, was: str) -> None:
+    """One line when a probe moved the channel's status: a warning when it went down."""
+    if channel.status == ChannelStatus.DOWN:
+        logger.warning(
+            "channel %r (#%s) is down: %s", channel.name, channel.pk, channel.status_reason
+        )
+    elif was == ChannelStatus.DOWN:
+        logger.info("channel %r (#%s) is healthy again", channel.name, channel.pk)
+    else:
+        logger.info("channel %r (#%s) is %s", channel.name, channel.pk, channel.status)
 
 
 @shared_task

@@ -25,3 +25,8 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
 ]
+
+# Unknown paths and failures under the client API's prefixes answer the OpenAI error envelope,
+# not a page.
+handler404 = "gateway.views.not_found"
+handler500 = "gateway.views.server_error"

@@ -6,10 +6,11 @@ from typing import Any
 
 from django import forms
 
-from billing.models import Account, ApiKey, LimitReset, UsageStatus
+from billing.api import MAX_INTEGER
+from billing.models import Account, ApiKey, LimitReset
 from billing.selectors import UsageFilters
-from billing.services import DEFAULT_ACCOUNT_NAME
 from channels.models import Channel
+from core.usage import UsageStatus
 
 MIN_CREDIT = Decimal("0.0000000001")
 
@@ -59,8 +60,7 @@ class KeyCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     account = forms.ModelChoiceField(
         Account.objects.order_by("name"),
-        required=False,
-        help_text=f"Empty = the “{DEFAULT_ACCOUNT_NAME}” account.",
+        help_text="The account whose credit the key spends.",
     )
     spend_limit = forms.DecimalField(
         required=False, min_value=0, max_digits=20, decimal_places=10, label="Spend limit (USD)"
@@ -68,8 +68,12 @@ class KeyCreateForm(forms.Form):
     limit_reset = forms.ChoiceField(
         choices=[("", "never"), *LimitReset.choices], required=False, label="Limit resets"
     )
-    rpm_limit = forms.IntegerField(required=False, min_value=1, label="Requests per minute")
-    tpm_limit = forms.IntegerField(required=False, min_value=1, label="Tokens per minute")
+    rpm_limit = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTEGER, label="Requests per minute"
+    )
+    tpm_limit = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTEGER, label="Tokens per minute"
+    )
     allowed_models = forms.CharField(
         required=False, help_text="Comma-separated; empty = every model.", max_length=2000
     )

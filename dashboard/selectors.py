@@ -1,5 +1,6 @@
 """Reads behind the dashboard pages: time series, top lists, channel figures, statements."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -7,10 +8,9 @@ from typing import Any, Literal
 
 from django.utils import timezone
 
-from billing.models import ApiKey
+from billing.models import ApiKey, UsageRecord
 from billing.selectors import UsageFilters, key_limit_remaining, key_period_spend
-from channels.models import Channel, HealthCheck
-from channels.selectors import channels_live
+from channels.models import Channel
 from reports.ranges import ceil_hour, floor_day, floor_hour
 from reports.selectors import UsageSummary, UsageSums, usage_summary
 
@@ -34,7 +34,6 @@ TIME_RANGES = (
     TimeRange("90d", "90 days", timedelta(days=90), "day"),
 )
 DEFAULT_RANGE = TIME_RANGES[0]
-TIMELINE_LENGTH = 40
 
 
 def time_range(slug: str | None) -> TimeRange:
@@ -96,48 +95,6 @@ def series_total(series: list[tuple[datetime, UsageSums]]) -> UsageSums:
 
 
 @dataclass(frozen=True)
-class ChannelRow:
-    """A channel with its traffic figures over the last day and its latest probes."""
-
-    channel: Channel
-    traffic: UsageSums
-    checks: list[HealthCheck]
-
-    @property
-    def success_rate(self) -> float | None:
-        """Share of requests that ended ok, in percent; None without traffic."""
-        if not self.traffic.requests:
-            return None
-        return 100 * (1 - self.traffic.error_rate)
-
-    @property
-    def last_check(self) -> HealthCheck | None:
-        """The latest probe."""
-        return self.checks[-1] if self.checks else None
-
-
-def channel_rows(*, now: datetime | None = None) -> list[ChannelRow]:
-    """Every live channel with its last 24 hours of traffic and its latest probes, oldest
-    first."""
-    now = now or timezone.now()
-    traffic = usage_summary(
-        filters=UsageFilters(since=now - timedelta(hours=24)), group_by="channel", latency=True
-    )
-    by_channel = {sums.group: sums for sums in traffic.rows}
-    rows = []
-    for channel in channels_live().order_by("-priority", "name"):
-        checks = list(channel.health_checks.order_by("-checked_at")[:TIMELINE_LENGTH])
-        rows.append(
-            ChannelRow(
-                channel=channel,
-                traffic=by_channel.get(channel.pk, UsageSums()),
-                checks=checks[::-1],
-            )
-        )
-    return rows
-
-
-@dataclass(frozen=True)
 class KeyRow:
     """A key with its spend in the current limit period."""
 
@@ -183,3 +140,41 @@ def statement(*, account_id: int, month: date) -> UsageSummary:
         group_by="day",
         then_by="model",
     )
+
+
+def channel_names(ids: Iterable[int]) -> dict[int, str]:
+    """The display names ("name (archived)" for an archived channel) of the channels with these
+    ids that still exist."""
+    channels = Channel.objects.filter(pk__in=set(ids)).only("name", "archived_at")
+    return {channel.pk: channel.display_name for channel in channels}
+
+
+def deleted_channel(channel_id: int, name: str = "") -> str:
+    """A channel whose row is gone: "name (deleted)", "channel #7 (deleted)" without a name."""
+    return f"{name} (deleted)" if name else f"channel #{channel_id} (deleted)"
+
+
+def name_deleted_channels(summary: UsageSummary) -> UsageSummary:
+    """The summary (grouped by channel) with each channel whose row is gone named
+    "channel #7 (deleted)" rather than its bare id."""
+    names = channel_names(sums.group for sums in summary.rows if sums.group is not None)
+    for sums in summary.rows:
+        if sums.group is not None and sums.group not in names:
+            sums.name = deleted_channel(sums.group)
+    return summary
+
+
+def attempts_shown(record: UsageRecord) -> list[tuple[dict[str, Any], str]]:
+    """The record's attempts, each with its channel as pages name it: the channel's display name
+    now, "name (deleted)" when its row is gone, the recorded name when no id was kept, "—"."""
+    attempts = [attempt for attempt in record.attempts or [] if isinstance(attempt, dict)]
+    ids = [attempt.get("channel_id") for attempt in attempts]
+    names = channel_names(channel_id for channel_id in ids if isinstance(channel_id, int))
+    shown = []
+    for attempt, channel_id in zip(attempts, ids, strict=True):
+        name = str(attempt.get("channel") or "")
+        if not isinstance(channel_id, int):
+            shown.append((attempt, name or "—"))
+        else:
+            shown.append((attempt, names.get(channel_id) or deleted_channel(channel_id, name)))
+    return shown

@@ -8,6 +8,7 @@ app_name = "dashboard"
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("channels/", channels.channel_list, name="channels"),
+    path("channels/<int:channel_id>/", channels.channel_detail, name="channel"),
     path("channels/<int:channel_id>/test/", channels.channel_test, name="channel-test"),
     path("channels/<int:channel_id>/toggle/", channels.channel_toggle, name="channel-toggle"),
     path("usage/", usage.usage_explorer, name="usage"),

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.pricing import Prices, usage_cost
-from channels.adapters.base import Usage
+from core.usage import Usage, UsageStatus
 from gateway.ratelimit import Charge
 from gateway.schemas import Offer
 
@@ -61,6 +61,9 @@ class AttemptLog:
     http_status: int | None
     latency_ms: int
     error: str = ""
+    channel_id: int | None = None
+    model: str = ""
+    """The public model the attempt was for (a `models` fallback may differ from the request's)."""
 
 
 @dataclass(slots=True)
@@ -73,7 +76,7 @@ class UsageDraft:
     key_id: int
     model: str
     stream: bool = False
-    status: str = "error"
+    status: UsageStatus = UsageStatus.ERROR
     http_status: int = 500
     error_code: str = ""
     served_model: str = ""
@@ -94,6 +97,10 @@ class UsageDraft:
     limit_reset: str = ""
     channel_name: str = ""
     tokens_charge: Charge | None = None
+
+    def end(self, status: UsageStatus, http_status: int, error_code: str = "") -> None:
+        """How the request ended, as its record and the client's answer say it."""
+        self.status, self.http_status, self.error_code = status, http_status, error_code
 
     def serve(self, offer: Offer, usage: Usage, *, estimated: bool) -> None:
         """Bill the request to `offer` for `usage`, at the offer's prices."""

@@ -1,14 +1,18 @@
 """Admission: a key's rate limits, then a reservation of the request's worst-case cost.
 
-Rate limits (rpm, tpm) are checked before routing; the reservation, once the plan's prices are
-known, holds the worst case against the account's balance and the key's remaining limit until
-the request's usage record is written, which charges the actual cost and gives the
-reservation back (billing.services.usage_records_save). Where holds live is the process's
-reservation backend (`gateway.bridge.reservations`: Redis, or the database).
+The requests-per-minute limit is charged when the key is authenticated (`admit_request`, called
+by gateway.auth), so every request of a known key counts, whatever becomes of it; the
+tokens-per-minute limit once the prompt is parsed, before routing (`admit_rate`), whose headers
+also report the request limit's state. The reservation, once the plan's prices are known, holds
+the worst case against the account's balance and the key's remaining limit until the request's
+usage record is written, which charges the actual cost and gives the reservation back
+(billing.services.usage_records_save). Where holds live is the process's reservation backend
+(`gateway.bridge.reservations`: Redis, or the database).
 """
 
 import logging
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,12 +24,17 @@ from django.utils import timezone
 from billing.budgets import Hold, Refusal
 from billing.periods import period_end
 from billing.pricing import usage_cost
-from channels.adapters.base import Usage
-from channels.money import format_money
+from core.money import format_money
+from core.usage import Usage
 from gateway import ratelimit
 from gateway.accounting import offer_prices
 from gateway.bridge.reservations import ReservationsUnavailable, reservations
-from gateway.errors import BudgetUnavailable, InsufficientQuota, RateLimited
+from gateway.errors import (
+    BudgetUnavailable,
+    InsufficientQuota,
+    RateLimited,
+    retry_after_seconds,
+)
 from gateway.ratelimit import Charge, LimitState
 from gateway.schemas import ChatRequest, KeyContext, Offer
 
@@ -66,11 +75,16 @@ def _duration(seconds: float) -> str:
 
 
 def _headers(states: list[LimitState]) -> dict[str, str]:
+    """The `x-ratelimit-*` headers; a limit that is used up resets when a retry is admitted,
+    which is what `retry-after` says too (whole seconds, rounded up)."""
     headers = {}
     for state in states:
+        reset = state.reset_seconds
+        if state.retry_after is not None:
+            reset = retry_after_seconds(state.retry_after)
         headers[f"x-ratelimit-limit-{state.kind}"] = str(state.limit)
         headers[f"x-ratelimit-remaining-{state.kind}"] = str(state.remaining)
-        headers[f"x-ratelimit-reset-{state.kind}"] = _duration(state.reset_seconds)
+        headers[f"x-ratelimit-reset-{state.kind}"] = _duration(reset)
     return headers
 
 
@@ -79,36 +93,57 @@ def token_estimate(chat: ChatRequest, prompt_tokens: int) -> int:
     return prompt_tokens + (chat.max_output_tokens or 0) * max(chat.n, 1)
 
 
+_requests_charged: ContextVar[tuple[int, LimitState] | None] = ContextVar(
+    "requests_charged", default=None
+)
+"""The request limit's state after this request's charge, by key id: set by `admit_request`
+during authentication, read by `admit_rate` for its headers (one request, one task)."""
+
+
+async def admit_request(key: KeyContext) -> None:
+    """Charge one request to the key's rpm limit, if it has one; RateLimited when used up."""
+    if not key.rpm_limit:
+        return
+    allowed, states = await _check([Charge("requests", key.key_id, key.rpm_limit, 1)])
+    if not allowed:
+        raise _rate_limited(states)
+    _requests_charged.set((key.key_id, states[0]))
+
+
 async def admit_rate(key: KeyContext, chat: ChatRequest, prompt_tokens: int) -> RateAdmission:
-    """Charge the key's rpm and tpm limits; RateLimited when either is used up."""
-    charges = []
-    if key.rpm_limit:
-        charges.append(Charge("requests", key.key_id, key.rpm_limit, 1))
-    tokens = None
-    if key.tpm_limit:
-        tokens = Charge("tokens", key.key_id, key.tpm_limit, token_estimate(chat, prompt_tokens))
-        if tokens.cost > key.tpm_limit:
-            headers = {"x-ratelimit-limit-tokens": str(key.tpm_limit)}
-            message = TOO_LARGE_FOR_TPM.format(tokens=tokens.cost, limit=key.tpm_limit)
-            raise RateLimited(message, retry_after=60, headers=headers)
-        charges.append(tokens)
-    if not charges:
-        return RateAdmission({}, None)
+    """Charge the key's tpm limit (its rpm limit was charged by `admit_request`); RateLimited
+    when used up. The headers report both limits."""
+    charged = _requests_charged.get()
+    states = [charged[1]] if charged is not None and charged[0] == key.key_id else []
+    if not key.tpm_limit:
+        return RateAdmission(_headers(states), None)
+    tokens = Charge("tokens", key.key_id, key.tpm_limit, token_estimate(chat, prompt_tokens))
+    if tokens.cost > key.tpm_limit:
+        headers = {"x-ratelimit-limit-tokens": str(key.tpm_limit)}
+        message = TOO_LARGE_FOR_TPM.format(tokens=tokens.cost, limit=key.tpm_limit)
+        raise RateLimited(message, retry_after=None, headers=headers)  # waiting never helps
+    allowed, token_states = await _check([tokens])
+    if not allowed:
+        raise _rate_limited([*states, *token_states])
+    return RateAdmission(_headers([*states, *token_states]), tokens)
+
+
+async def _check(charges: list[Charge]) -> tuple[bool, list[LimitState]]:
     try:
-        allowed, states = await ratelimit.check(charges)
+        return await ratelimit.check(charges)
     except redis.RedisError:
         logger.exception("rate limits unavailable")
         raise BudgetUnavailable(LIMITS_UNAVAILABLE) from None
-    headers = _headers(states)
-    if not allowed:
-        waits = [state.retry_after for state in states if state.retry_after is not None]
-        wait = min(60.0, max(waits))
-        used_up = ", ".join(
-            f"{state.limit} {state.kind} per minute" for state in states if state.retry_after
-        )
-        message = RATE_LIMITED.format(limits=used_up, wait=math.ceil(wait))
-        raise RateLimited(message, retry_after=wait, headers=headers)
-    return RateAdmission(headers, tokens)
+
+
+def _rate_limited(states: list[LimitState]) -> RateLimited:
+    waits = [state.retry_after for state in states if state.retry_after is not None]
+    wait = min(60.0, max(waits))
+    used_up = ", ".join(
+        f"{state.limit} {state.kind} per minute" for state in states if state.retry_after
+    )
+    message = RATE_LIMITED.format(limits=used_up, wait=retry_after_seconds(wait))
+    return RateLimited(message, retry_after=wait, headers=_headers(states))
 
 
 def worst_case_cost(chat: ChatRequest, plan: list[Offer], prompt_tokens: int) -> Decimal:

@@ -8,3 +8,7 @@ class GatewayConfig(AppConfig):
 
     name = "gateway"
     verbose_name = "Gateway"
+
+    def ready(self) -> None:
+        """Register the settings checks."""
+        from gateway import checks  # noqa: F401 (registers them)

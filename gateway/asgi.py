@@ -7,13 +7,18 @@ them, so its paths go to a handler with an empty middleware chain.
 """
 
 import asyncio
+from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.urls import set_urlconf
 
 from gateway.bridge.journal import journal
 from gateway.bridge.recorder import recorder
+from gateway.edge.bodies import BodyLimits
+from gateway.edge.cors import Cors
 from gateway.metrics import mark_process_dead
 from gateway.upstream_client import close_upstream_clients
 
@@ -34,6 +39,15 @@ class ClientApiHandler(ASGIHandler):
         """
         await self.handle(scope, receive, send)
 
+    async def get_response_async(self, request: Any) -> Any:
+        """BaseHandler's, without its "Not Found: <path>" line (and thread hop) for every
+        4xx and 5xx: client mistakes would flood the log with strings of their choosing. The
+        request log (gateway.request_log) and the views' own errors say what happened."""
+        set_urlconf(settings.ROOT_URLCONF)
+        response = await self._middleware_chain(request)  # type: ignore[attr-defined]
+        response._resource_closers.append(request.close)
+        return response
+
     def load_middleware(self, is_async: bool = False) -> None:
         """An empty middleware chain (BaseHandler.load_middleware with MIDDLEWARE = [])."""
         handler: Any = self  # the attributes below are BaseHandler's, absent from the stubs
@@ -50,18 +64,30 @@ def is_client_api(path: str) -> bool:
 
 
 class GatewayApplication:
-    """Route client API paths to `client_api`, the rest to `site`; answer lifespan events."""
+    """Route client API paths to `client_api`, the rest to `site`, every body bounded in size
+    and time (GATEWAY_MAX_BODY_BYTES, GATEWAY_BODY_TIMEOUT); answer lifespan events.
+
+    The client API's CORS (GATEWAY_CORS_ORIGINS) is outside the body limits, so that their 413
+    and 408 carry its headers too and a browser can read them."""
 
     def __init__(self, *, client_api: ASGIApp, site: ASGIApp) -> None:
-        self.client_api = client_api
         self.site = site
+        self.bodies = BodyLimits(
+            max_bytes=settings.GATEWAY_MAX_BODY_BYTES, timeout=settings.GATEWAY_BODY_TIMEOUT
+        )
+        self.client_api = Cors(
+            partial(self.bodies.serve, client_api), origins=settings.GATEWAY_CORS_ORIGINS
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Dispatch one ASGI connection."""
-        if scope["type"] == "lifespan":
+        if scope["type"] == "http":
+            if is_client_api(scope["path"]):
+                await self.client_api(scope, receive, send)
+            else:
+                await self.bodies.serve(self.site, scope, receive, send)
+        elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif scope["type"] == "http" and is_client_api(scope["path"]):
-            await self.client_api(scope, receive, send)
         else:
             await self.site(scope, receive, send)
 

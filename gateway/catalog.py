@@ -1,19 +1,30 @@
-"""The in-process snapshot of what is served where: public model → offers, refreshed in the
-background every GATEWAY_CATALOG_SECONDS so that no request waits on the database for it."""
+"""The in-process snapshot of what is served where: public model → offers.
+
+No request is routed or priced on a snapshot older than GATEWAY_CATALOG_SECONDS. A timer on the
+serving event loop reloads it every half of that, traffic or not; a request that finds it older
+than half the bound starts a reload and goes on; one that finds it older than the bound waits
+for the reload (one load, shared by every request waiting), and gets 503 `database_unavailable`
+if the database cannot give one. A model the snapshot does not know is looked up again when the
+snapshot is over a second old, so a model created a moment ago is served (one load a second at
+most, whatever names clients make up).
+"""
 
 import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from gateway.bridge import store
-from gateway.metrics import set_channel_status
+from gateway.errors import DatabaseUnavailable
 from gateway.schemas import Offer
 
 logger = logging.getLogger(__name__)
+
+UNKNOWN_MODEL_RECHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +38,21 @@ class Catalog:
         """Every public model id served, sorted."""
         return sorted(self.offers)
 
+    def age(self) -> float:
+        """Seconds since it was loaded."""
+        return time.monotonic() - self.loaded_at
+
 
 _current: Catalog | None = None
 _refreshing: asyncio.Future[Catalog] | None = None
+_timer_loop: asyncio.AbstractEventLoop | None = None
+_failing = False
 
 
 async def _load() -> Catalog:
     by_model: defaultdict[str, list[Offer]] = defaultdict(list)
     for offer in await store.load_offers():
         by_model[offer.model].append(offer)
-        set_channel_status(offer.channel_name, offer.status)
     return Catalog(
         offers={model: tuple(offers) for model, offers in by_model.items()},
         loaded_at=time.monotonic(),
@@ -53,26 +69,81 @@ async def _refresh() -> Catalog:
         _refreshing = None
 
 
-async def current_catalog() -> Catalog:
-    """The snapshot; a stale one is served while a single background refresh replaces it."""
+def _note_outcome(future: asyncio.Future[Catalog]) -> None:
+    """Log a failing reload once per outage, and the recovery once."""
+    global _failing
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None and not _failing:
+        _failing = True
+        logger.error(
+            "catalog reload failed (%s); retrying every %g s",
+            error,
+            _interval(),
+            exc_info=None if isinstance(error, DatabaseUnavailable) else error,
+        )
+    elif error is None and _failing:
+        _failing = False
+        logger.warning("catalog reloaded again after failures")
+
+
+def _reload() -> asyncio.Future[Catalog]:
+    """The reload under way on this loop, or a new one."""
     global _refreshing
-    catalog = _current
-    if (
-        catalog is not None
-        and time.monotonic() - catalog.loaded_at < settings.GATEWAY_CATALOG_SECONDS
-    ):
-        return catalog
     if _refreshing is None or _refreshing.get_loop() is not asyncio.get_running_loop():
         _refreshing = asyncio.ensure_future(_refresh())
-        _refreshing.add_done_callback(_log_failure)
-    if catalog is None:
-        return await asyncio.shield(_refreshing)
+        _refreshing.add_done_callback(_note_outcome)
+    return _refreshing
+
+
+def _interval() -> float:
+    """Seconds between timer reloads: half the bound."""
+    bound: float = settings.GATEWAY_CATALOG_SECONDS
+    return max(0.05, bound / 2)
+
+
+def _tick(loop: asyncio.AbstractEventLoop) -> None:
+    """Reload in the background, then schedule the next tick (a pending timer is simply dropped
+    when the loop closes, so shutdown never waits for it)."""
+    if loop.is_closed() or _timer_loop is not loop:
+        return
+    reloading = _reload()
+    reloading.add_done_callback(lambda _: loop.call_later(_interval(), _tick, loop))
+
+
+def _start_timer() -> None:
+    """Keep the snapshot fresh on the running loop from now on (once per loop)."""
+    global _timer_loop
+    loop = asyncio.get_running_loop()
+    if _timer_loop is not loop:
+        _timer_loop = loop
+        loop.call_later(_interval(), _tick, loop)
+
+
+async def _fresh() -> Catalog:
+    """A snapshot loaded now; DatabaseUnavailable when the database cannot give one (any
+    other error is a bug, and propagates as one)."""
+    return await asyncio.shield(_reload())
+
+
+async def current_catalog(*, wanting: Iterable[str] = ()) -> Catalog:
+    """A snapshot younger than GATEWAY_CATALOG_SECONDS that, if it can, knows the `wanting`
+    models (see the module's docstring for when it waits)."""
+    _start_timer()
+    catalog = _current
+    bound = settings.GATEWAY_CATALOG_SECONDS
+    if catalog is None or catalog.age() >= bound:
+        return await _fresh()
+    if catalog.age() >= bound / 2:
+        _reload()
+    unknown = any(model not in catalog.offers for model in wanting)
+    if unknown and catalog.age() >= UNKNOWN_MODEL_RECHECK_SECONDS:
+        try:
+            return await _fresh()
+        except DatabaseUnavailable:
+            return catalog  # still within the bound: the model is unknown as of it
     return catalog
-
-
-def _log_failure(future: asyncio.Future[Catalog]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("catalog refresh failed", exc_info=future.exception())
 
 
 def invalidate_catalog() -> None:

@@ -45,10 +45,21 @@ class GatewayError(Exception):
         return orjson.dumps(self.envelope())
 
     def headers(self) -> dict[str, str]:
-        """Extra response headers: `retry-after` (whole seconds, at most 60) when known."""
+        """Extra response headers: `retry-after` when known, in whole seconds rounded up (1 to
+        60), so that a retry after it is never early."""
         if self.retry_after is None:
             return {}
-        return {"retry-after": str(max(1, min(60, round(self.retry_after))))}
+        return {"retry-after": str(retry_after_seconds(self.retry_after))}
+
+
+RETRY_AFTER_CAP = 60  # what every OpenAI SDK version honours
+
+
+def retry_after_seconds(seconds: float, *, cap: int | None = RETRY_AFTER_CAP) -> int:
+    """A wait as `retry-after` says it: whole seconds, rounded up, at least 1 (and at most
+    `cap`, when there is one)."""
+    whole = max(1, math.ceil(seconds))
+    return whole if cap is None else min(cap, whole)
 
 
 class InvalidRequest(GatewayError):
@@ -61,6 +72,24 @@ class RequestTooLarge(GatewayError):
     """The request body exceeds GATEWAY_MAX_BODY_BYTES."""
 
     status, type, code = 413, "invalid_request_error", "request_too_large"
+
+
+class RequestTimeout(GatewayError):
+    """The request body stopped arriving before it was complete."""
+
+    status, type, code = 408, "invalid_request_error", "request_timeout"
+
+
+class NotFound(GatewayError):
+    """No client API endpoint has this path."""
+
+    status, type, code = 404, "invalid_request_error", "not_found"
+
+
+class ShuttingDown(GatewayError):
+    """The process is shutting down and its grace period ended before the answer did."""
+
+    status, type, code = 503, "server_error", "gateway_shutting_down"
 
 
 class InvalidApiKey(GatewayError):
@@ -131,21 +160,24 @@ class InsufficientQuota(GatewayError):
         """`retry-after` in whole seconds until the key's limit resets, when it does."""
         if self.retry_after is None:
             return {}
-        return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
+        return {"retry-after": str(retry_after_seconds(self.retry_after, cap=None))}
 
 
 class RateLimited(GatewayError):
-    """The key's requests- or tokens-per-minute limit is used up for now."""
+    """The key's requests- or tokens-per-minute limit is used up for now (`retry-after` says
+    for how long), or can never admit this request (no `retry-after`: do not retry)."""
 
     status, type, code = 429, "rate_limit_error", "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, retry_after: float, headers: dict[str, str]) -> None:
+    def __init__(self, message: str, *, retry_after: float | None, headers: dict[str, str]) -> None:
         super().__init__(message, retry_after=retry_after)
         self.limit_headers = headers
 
     def headers(self) -> dict[str, str]:
-        """`retry-after` (≤ 60 s) and the `x-ratelimit-*` headers."""
-        return {**super().headers(), **self.limit_headers}
+        """`retry-after` (≤ 60 s) and the `x-ratelimit-*` headers; without a wait,
+        `x-should-retry: false`, which the OpenAI SDKs obey."""
+        never = {} if self.retry_after is not None else {"x-should-retry": "false"}
+        return {**super().headers(), **self.limit_headers, **never}
 
 
 class BudgetUnavailable(GatewayError):
@@ -153,3 +185,24 @@ class BudgetUnavailable(GatewayError):
     rather than risk spending credit it cannot account for."""
 
     status, type, code = 503, "server_error", "budget_unavailable"
+
+
+class DatabaseUnavailable(GatewayError):
+    """A read the client path needs (a key, a summary, a record, the catalog) failed because the
+    database is unreachable or its connections are all busy; `retry-after` says when to retry."""
+
+    status, type, code = 503, "server_error", "database_unavailable"
+
+
+class AuthenticationBusy(GatewayError):
+    """Too many keys this process has never seen arrive at once (a flood of made-up keys): the
+    lookup of this one is put off rather than queue behind them; `retry-after` is a second."""
+
+    status, type, code = 503, "server_error", "authentication_busy"
+
+
+class ModelUnavailableUpstream(GatewayError):
+    """Every channel serving the model answered (recently) that its upstream does not know it:
+    a deterministic failure, so not a 5xx that clients would retry."""
+
+    status, type, code = 404, "invalid_request_error", "model_not_found_upstream"

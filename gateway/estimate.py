@@ -12,8 +12,11 @@ from typing import Any
 import orjson
 from django.conf import settings
 
-from channels.adapters.base import Usage
 from channels.adapters.wire import tool_calls_chars
+from core.usage import Usage
+from gateway.errors import InvalidRequest
+
+NESTED_TOO_DEEPLY = "Invalid value for 'tools': nested too deeply."
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
@@ -51,7 +54,10 @@ def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
             chars += tool_calls_chars(message.get("tool_calls"))
     tools = body.get("tools")
     if tools:
-        chars += len(orjson.dumps(tools).decode())
+        try:
+            chars += len(orjson.dumps(tools).decode())
+        except orjson.JSONEncodeError:
+            raise InvalidRequest(NESTED_TOO_DEEPLY, param="tools") from None
     tokens = _ceil_tokens(chars) + TOKENS_PER_MESSAGE * len(messages)
     return max(tokens, 1) if body else 0
 

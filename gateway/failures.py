@@ -1,14 +1,29 @@
-"""Classify failed upstream attempts (protocol §10.2) and sum them up for the client (pure)."""
+"""Classify failed upstream attempts and sum them up for the client (pure).
+
+On the request path an upstream's own words become a failure here (health probes do the same in
+`channels.probes`): scrubbed of the channel's secret (`channels.scrub`) before any client,
+record, log line or page can see them.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from gateway.errors import AllChannelsFailed, GatewayError, UpstreamRejected
+from channels.adapters.base import Adapter, UpstreamStreamError
+from channels.scrub import secret_scrubber
+from gateway.errors import (
+    AllChannelsFailed,
+    GatewayError,
+    ModelUnavailableUpstream,
+    UpstreamRejected,
+)
 
 CLIENT_ERROR_STATUSES = frozenset({400, 413, 422})
 CREDENTIAL_STATUSES = frozenset({401, 402, 403})
+# Failures of one model on a channel (the upstream does not know it): they count against that
+# channel-model only. Every other retryable failure counts against the whole channel.
+MODEL_OUTCOMES = frozenset({"upstream_not_found"})
 CHANNEL_CREDENTIALS_REFUSED = "the channel's credentials were refused upstream"
 
 
@@ -21,6 +36,11 @@ class Failure:
     message: str
     status: int | None = None
     retry_after: float | None = None
+
+    @property
+    def concerns_model(self) -> bool:
+        """Whether it says something of the model on this channel, not of the channel."""
+        return self.outcome in MODEL_OUTCOMES
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -53,6 +73,20 @@ def classify_status(status: int, message: str, retry_after: float | None = None)
     return Failure("bad_response", True, message, status)
 
 
+def answer_failure(
+    adapter: Adapter, *, status: int, payload: bytes, retry_after: str | None, secret: str
+) -> Failure:
+    """The failure a non-200 upstream answer means, its message free of the channel's secret."""
+    scrubber = secret_scrubber(secret)
+    message = adapter.error_message(status=status, payload=scrubber.payload(payload))
+    return classify_status(status, scrubber(message), parse_retry_after(retry_after))
+
+
+def stream_error_message(error: UpstreamStreamError, *, secret: str) -> str:
+    """What an upstream said in its stream's error event, free of the channel's secret."""
+    return secret_scrubber(secret)(error.message)
+
+
 def timeout_failure(seconds: float) -> Failure:
     """No answer (or no first token) in time."""
     return Failure("timeout", True, f"no answer within {seconds:g} s")
@@ -72,8 +106,10 @@ def exhausted(failures: Sequence[Failure], model: str) -> GatewayError:
         f"{failure.status} {failure.message}" if failure.status else failure.message
         for failure in failures
     )
-    message = f"All channels for model '{model}' failed: {reasons or 'no attempt was possible'}"
     outcomes = {failure.outcome for failure in failures}
+    if outcomes and outcomes <= MODEL_OUTCOMES:
+        return ModelUnavailableUpstream(f"No upstream serving '{model}' knows it: {reasons}")
+    message = f"All channels for model '{model}' failed: {reasons or 'no attempt was possible'}"
     waits = [failure.retry_after for failure in failures if failure.retry_after is not None]
     retry_after = max(waits) if waits else None
     if outcomes == {"rate_limited"}:

@@ -4,12 +4,17 @@ With several worker processes, set `PROMETHEUS_MULTIPROC_DIR` (an empty, writabl
 in the environment before the workers start: prometheus-client then keeps every process's
 values in files there, and `metrics_view` sums them. Without it, the process's default
 registry is exposed.
+
+The labels name channels and what each model costs: with GATEWAY_METRICS_TOKEN set, only a
+request bearing that token sees them (`/readyz` shares the rule for its checks).
 """
 
 import asyncio
+import hmac
 import os
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,6 +31,7 @@ from gateway.accounting import UsageDraft
 from gateway.schemas import BreakerState
 
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_TOKEN_REQUIRED = "A bearer token is required for /metrics.\n"  # noqa: S105 (no secret)
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
@@ -53,6 +59,7 @@ class Metrics:
     tokens: Counter
     cost: Counter
     breaker_state: Gauge
+    model_breaker_state: Gauge
     channel_status: Gauge
 
 
@@ -107,6 +114,13 @@ def build_metrics(registry: CollectorRegistry) -> Metrics:
             "switchyard_breaker_state",
             "Circuit breaker of a channel: 0 closed, 1 half-open, 2 open.",
             ["channel"],
+            multiprocess_mode="livemostrecent",
+            registry=registry,
+        ),
+        model_breaker_state=Gauge(
+            "switchyard_model_breaker_state",
+            "Circuit breaker of one model on a channel: 0 closed, 1 half-open, 2 open.",
+            ["channel", "model"],
             multiprocess_mode="livemostrecent",
             registry=registry,
         ),
@@ -183,6 +197,13 @@ def exposition() -> bytes:
     return generate_latest(registry)
 
 
+def _current_exposition() -> bytes:
+    from gateway.live_gauges import refresh_live_gauges  # it reads the ORM; this module must not
+
+    refresh_live_gauges()
+    return exposition()
+
+
 def mark_process_dead(pid: int | None = None) -> None:
     """Drop a finished worker's live gauges (call at worker shutdown; no-op without the dir)."""
     path = multiprocess_dir()
@@ -191,7 +212,27 @@ def mark_process_dead(pid: int | None = None) -> None:
         multiprocess.mark_process_dead(dead, path)  # type: ignore[no-untyped-call]
 
 
+def operator_token_given(request: HttpRequest) -> bool:
+    """Whether a request may read operational detail: GATEWAY_METRICS_TOKEN is unset, or the
+    request bears it (`Authorization: Bearer <token>`, compared in constant time)."""
+    expected: str = settings.GATEWAY_METRICS_TOKEN
+    if not expected:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 async def metrics_view(request: HttpRequest) -> HttpResponse:
-    """`GET /metrics`: the Prometheus text exposition (files are read off the event loop)."""
-    body = await asyncio.to_thread(exposition)
+    """`GET /metrics`: the Prometheus text exposition (files are read off the event loop); 401
+    without the operator token when one is set."""
+    if not operator_token_given(request):
+        return HttpResponse(
+            METRICS_TOKEN_REQUIRED,
+            status=401,
+            content_type="text/plain; charset=utf-8",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    body = await asyncio.to_thread(_current_exposition)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,4 @@
-"""Parse and validate a chat completion request body (protocol §1.2, §6.1, §11).
+"""Parse and validate a chat completion request body.
 
 Everything a client can get wrong is answered here with a 400 naming `param`; unknown fields
 are kept and go upstream untouched. Below this module the request is assumed valid.
@@ -320,7 +320,8 @@ def parse_provider(value: Any, data: Mapping[str, Any] | None = None) -> Provide
     )
 
 
-def _parse_object(raw: bytes) -> dict[str, Any]:
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object; InvalidRequest when it is not valid JSON or not an object."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -332,7 +333,7 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
 
 def parse_chat_request(raw: bytes) -> ChatRequest:
     """Validate a chat completion body; raise InvalidRequest naming the first bad `param`."""
-    data = _parse_object(raw)
+    data = parse_object(raw)
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise _fail("model", "a model id is required.")

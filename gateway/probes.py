@@ -1,4 +1,9 @@
-"""Service probes for load balancers and orchestrators: `/healthz` and `/readyz`."""
+"""Service probes for load balancers and orchestrators: `/healthz` and `/readyz`.
+
+Both stay open to anyone: an orchestrator's probe sends no credentials. With
+GATEWAY_METRICS_TOKEN set, `/readyz` tells others only whether the process is ready; which
+dependency fails is for the token's bearer (and the log).
+"""
 
 import logging
 
@@ -6,7 +11,8 @@ import redis
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from config.redis import sync_redis
+from core.redis import sync_redis
+from gateway.metrics import operator_token_given
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +45,11 @@ def _redis_ready() -> bool | None:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 when the database (and Redis, when configured) answer; 503 naming what does not."""
+    """200 when the database (and Redis, when configured) answer, else 503; the checks are
+    named unless a metrics token is set and the request does not bear it."""
     checks = {"database": _database_ready(), "redis": _redis_ready()}
     ready = all(value is not False for value in checks.values())
-    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable"}
+    if operator_token_given(request):
+        body["checks"] = checks
     return JsonResponse(body, status=200 if ready else 503)

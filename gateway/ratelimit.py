@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from config.redis import async_redis
+from core.redis import async_redis
 
 WINDOW_SECONDS = 60.0
 SLACK_MS = 0.01

@@ -27,17 +27,19 @@ from channels.adapters.base import (
     UpstreamStreamError,
     UpstreamTarget,
 )
+from core.usage import UsageStatus
 from gateway import breakers, stats
 from gateway.accounting import AttemptLog, UsageDraft, offer_prices
 from gateway.bridge.journal import RELAYED_EVERY_SECONDS, journal
-from gateway.errors import InvalidRequest
+from gateway.edge.drain import drain
+from gateway.errors import InvalidRequest, ShuttingDown
 from gateway.estimate import estimate_prompt_tokens, estimate_usage
 from gateway.failures import (
     Failure,
-    classify_status,
+    answer_failure,
     connection_failure,
     exhausted,
-    parse_retry_after,
+    stream_error_message,
     timeout_failure,
 )
 from gateway.schemas import ChatRequest, Offer
@@ -51,6 +53,14 @@ UPSTREAM_BROKE = "the connection to the upstream broke"
 UPSTREAM_GARBLED = "the upstream sent a malformed event"
 NO_ADAPTER = "this gateway cannot speak the channel's protocol '{api_type}' yet"
 NESTED_TOO_DEEPLY = "The request body is nested too deeply to be forwarded."
+SHUTTING_DOWN = "The gateway is shutting down; send the request again."
+CANCELLED = UsageStatus.CANCELLED.value
+CLIENT_DISCONNECTED = "client_disconnected"
+# Attempts ended by the client or the gateway, not by the channel: never a channel failure.
+ABANDONED_BY = {
+    CANCELLED: "the client disconnected",
+    ShuttingDown.code: "the gateway shut down before the answer",
+}
 
 
 @dataclass(slots=True)
@@ -64,6 +74,7 @@ class Exchange:
     _prompt_tokens: int | None = None
     in_flight: Offer | None = None
     """The offer of the attempt under way (or the last one)."""
+    in_flight_started: float = 0.0
 
     def remaining(self) -> float:
         """Seconds left before the request's overall deadline."""
@@ -79,12 +90,15 @@ class Exchange:
             ),
         )
 
-    def bill_abandoned(self) -> None:
-        """The client left while an upstream had the request: bill the prompt as the upstream
-        will (an estimate: the upstream's usage never reaches the gateway)."""
+    def bill_abandoned(self, outcome: str = CANCELLED) -> None:
+        """The client left (or the drain ended the wait) while an upstream had the request:
+        bill the prompt as the upstream will (an estimate: the upstream's usage never reaches
+        the gateway), and count the attempt as `outcome`, not as the channel's failure."""
         offer = self.in_flight
         if offer is not None:
             self.draft.serve(offer, self.metering(offer).estimate(0), estimated=True)
+            reason = Failure(outcome, False, ABANDONED_BY[outcome])
+            self.log(offer, outcome, self.in_flight_started, reason)
 
     def prompt_tokens(self) -> int:
         """The estimated prompt size, computed once and only when needed."""
@@ -102,16 +116,18 @@ class Exchange:
                 http_status=failure.status if failure else 200,
                 latency_ms=round((time.monotonic() - started) * 1000),
                 error=failure.message[:300] if failure else "",
+                channel_id=offer.channel_id,
+                model=offer.model,
             )
         )
-        if failure is not None and failure.retryable:
-            cooling = failure.retry_after if failure.outcome == "rate_limited" else None
-            stats.record_failure(offer.channel_id, channel=offer.channel_name, retry_after=cooling)
-
-
-async def _within(seconds: float, awaitable: Awaitable[T]) -> T:
-    async with asyncio.timeout(max(seconds, 0.001)):
-        return await awaitable
+        if failure is None or not failure.retryable:
+            return
+        reason = f"{failure.status} {failure.outcome}" if failure.status else failure.outcome
+        if failure.concerns_model:
+            stats.record_model_failure(offer.channel_id, model=offer.model, reason=reason)
+            return
+        cooling = failure.retry_after if failure.outcome == "rate_limited" else None
+        stats.record_failure(offer.channel_id, retry_after=cooling, reason=reason)
 
 
 async def _send(adapter: Adapter, exchange: Exchange, offer: Offer, stream: bool) -> httpx.Response:
@@ -139,12 +155,15 @@ async def _send(adapter: Adapter, exchange: Exchange, offer: Offer, stream: bool
     return await client.send(request, stream=True)
 
 
-async def _failure_of(adapter: Adapter, response: httpx.Response) -> Failure:
-    """Classify a non-200 answer from its status, message and retry-after."""
-    payload = await response.aread()
-    message = adapter.error_message(status=response.status_code, payload=payload)
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    return classify_status(response.status_code, message, retry_after)
+async def _failure_of(adapter: Adapter, response: httpx.Response, offer: Offer) -> Failure:
+    """Classify a non-200 answer from its status, message (scrubbed) and retry-after."""
+    return answer_failure(
+        adapter,
+        status=response.status_code,
+        payload=await response.aread(),
+        retry_after=response.headers.get("retry-after"),
+        secret=offer.api_key,
+    )
 
 
 def _identity(offer: Offer, chat: ChatRequest) -> ResponseIdentity:
@@ -180,27 +199,32 @@ async def _first_success(
     for offer in plan:
         if exchange.remaining() <= 0:
             break
-        if not await breakers.claim_trial(offer.channel_id):
+        if not await breakers.claim_trial(offer.channel_id, offer.model):
             continue  # its breaker is half-open and another request is its trial
         started = time.monotonic()
         limit = min(limit_of(offer), exchange.remaining())
         failure: Failure
         journal.attempt(exchange.draft.id, offer)
-        exchange.in_flight = offer
+        exchange.in_flight, exchange.in_flight_started = offer, started
         try:
-            return await _within(limit, attempt(offer, _adapter_of(offer))), offer, started
+            return await drain.within(limit, attempt(offer, _adapter_of(offer))), offer, started
         except _AttemptFailed as error:
             failure = error.failure
         except TimeoutError:
+            if drain.over:
+                exchange.bill_abandoned(ShuttingDown.code)
+                raise ShuttingDown(SHUTTING_DOWN, retry_after=1) from None
             failure = timeout_failure(limit)
         except httpx.TransportError as error:
             failure = connection_failure(error)
         except BadUpstreamResponse:
             failure = Failure("bad_response", True, UPSTREAM_GARBLED)
         except UpstreamStreamError as error:
-            failure = Failure("stream_error", True, error.message)
+            failure = Failure(
+                "stream_error", True, stream_error_message(error, secret=offer.api_key)
+            )
         finally:
-            breakers.end_trial(offer.channel_id)
+            breakers.end_trial(offer.channel_id, offer.model)
         exchange.log(offer, failure.outcome, started, failure)
         failures.append(failure)
         if not failure.retryable:
@@ -213,7 +237,7 @@ async def _answer(exchange: Exchange, offer: Offer, adapter: Adapter) -> Transla
     response = await _send(adapter, exchange, offer, stream=False)
     try:
         if response.status_code != 200:
-            raise _AttemptFailed(await _failure_of(adapter, response))
+            raise _AttemptFailed(await _failure_of(adapter, response, offer))
         payload = await response.aread()
     finally:
         await response.aclose()
@@ -239,7 +263,7 @@ async def complete(exchange: Exchange, plan: list[Offer]) -> bytes:
     elapsed = time.monotonic() - started
     stats.record_success(
         offer.channel_id,
-        channel=offer.channel_name,
+        model=offer.model,
         ttft_ms=elapsed * 1000,
         completion_tokens=translated.usage.completion_tokens,
         generation_seconds=elapsed,
@@ -265,7 +289,7 @@ async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> 
     response = await _send(adapter, exchange, offer, stream=True)
     try:
         if response.status_code != 200:
-            raise _AttemptFailed(await _failure_of(adapter, response))
+            raise _AttemptFailed(await _failure_of(adapter, response, offer))
         translator = adapter.stream_translator(
             identity=_identity(offer, exchange.chat),
             include_usage=exchange.chat.include_usage,
@@ -321,17 +345,21 @@ async def relay_events(
         while not translator.done:
             wait = min(idle, opened.attempt_started + offer.timeout - time.monotonic())
             try:
-                chunk = await _within(wait, anext(opened.chunks))
+                chunk = await drain.within(wait, anext(opened.chunks))
             except StopAsyncIteration:
                 translator.end_of_input()  # a stream without a terminator may end complete
                 if translator.done:
                     continue  # the loop ends and `finish` runs
-                error = _stream_failure(translator) or (
+                error = _stream_failure(translator, offer) or (
                     UPSTREAM_ENDED_EARLY,
                     "upstream_stream_error",
                 )
             except TimeoutError:
-                error = (UPSTREAM_STALLED.format(seconds=max(wait, 0)), "upstream_timeout")
+                error = (
+                    (SHUTTING_DOWN, ShuttingDown.code)
+                    if drain.over
+                    else (UPSTREAM_STALLED.format(seconds=max(wait, 0)), "upstream_timeout")
+                )
             except httpx.TransportError:
                 error = (UPSTREAM_BROKE, "upstream_stream_error")
             else:
@@ -341,12 +369,14 @@ async def relay_events(
                     if time.monotonic() >= noted_at + RELAYED_EVERY_SECONDS:
                         journal.relayed(draft.id, translator.completion_chars)
                         noted_at = time.monotonic()
-                error = _stream_failure(translator)
+                error = _stream_failure(translator, offer)
             if error is not None:
                 break
         # The client saw a 200 either way; a failure after the commit point is in-band.
-        draft.status, draft.http_status = ("error" if error else "ok"), 200
-        draft.error_code = error[1] if error else ""
+        if error is None:
+            draft.end(UsageStatus.OK, 200)
+        else:
+            draft.end(UsageStatus.ERROR, 200, error[1])
         if error is None:
             last = b"".join(translator.finish())
         else:
@@ -356,18 +386,18 @@ async def relay_events(
         yield last
     except (asyncio.CancelledError, GeneratorExit):
         if not opened.settled:  # a client gone after the last byte was billed is not cancelled
-            draft.status, draft.http_status = "cancelled", 499
-            draft.error_code = "client_disconnected"
+            draft.end(UsageStatus.CANCELLED, 499, CLIENT_DISCONNECTED)
         raise
     finally:
         await _settle(exchange, opened, on_end, failure=error)
 
 
-def _stream_failure(translator: StreamTranslator) -> tuple[str, str] | None:
+def _stream_failure(translator: StreamTranslator, offer: Offer) -> tuple[str, str] | None:
     """The in-band error for a translator that met a broken or failed upstream stream."""
     failure = translator.failure
     if isinstance(failure, UpstreamStreamError):
-        return failure.message, failure.code or "upstream_stream_error"
+        message = stream_error_message(failure, secret=offer.api_key)
+        return message, failure.code or "upstream_stream_error"
     if failure is not None:
         return UPSTREAM_GARBLED, "bad_upstream_response"
     return None
@@ -379,7 +409,7 @@ async def abandon_stream(
     """For a stream whose body the server never finished sending: close and bill it as cancelled."""
     if not opened.settled:
         draft = exchange.draft
-        draft.status, draft.http_status, draft.error_code = "cancelled", 499, "client_disconnected"
+        draft.end(UsageStatus.CANCELLED, 499, CLIENT_DISCONNECTED)
         await _settle(exchange, opened, on_end, failure=None)
 
 
@@ -411,15 +441,16 @@ def _bill_stream(
         usage = exchange.metering(offer).estimate(translator.completion_chars)
     draft.serve(offer, usage, estimated=translator.usage is None)
     if failure is not None:
-        exchange.log(
-            offer, "stream_error", opened.attempt_started, Failure(failure[1], True, failure[0])
-        )
+        message, code = failure
+        drained = code == ShuttingDown.code  # the gateway's own end, not the channel's failure
+        outcome = code if drained else "stream_error"
+        exchange.log(offer, outcome, opened.attempt_started, Failure(code, not drained, message))
         return
     exchange.log(offer, draft.status, opened.attempt_started, None)
-    if draft.status == "ok":
+    if draft.status == UsageStatus.OK:
         stats.record_success(
             offer.channel_id,
-            channel=offer.channel_name,
+            model=offer.model,
             ttft_ms=float(draft.ttft_ms or 0),
             completion_tokens=usage.completion_tokens,
             generation_seconds=time.monotonic() - opened.attempt_started,

@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 
 from billing import keys
-from channels.money import format_money
+from core.money import format_money
 from gateway.accounting import UsageDraft
+from gateway.clip import clip
 
 logger = logging.getLogger("switchyard.requests")
 
@@ -29,7 +30,7 @@ def request_line(draft: UsageDraft, key_prefix: str, channel_name: str | None) -
         "request_id": draft.id,
         "key": key_label(key_prefix),
         "key_id": draft.key_id,
-        "model": draft.model,
+        "model": clip(draft.model),
         "served_model": draft.served_model,
         "provider": draft.provider,
         "channel": channel_name,

@@ -19,9 +19,18 @@ def json_response(body: bytes, status: int = 200, **headers: str) -> HttpRespons
     return response
 
 
-def error_response(error: GatewayError, request_id: str | None = None) -> HttpResponse:
-    """The OpenAI error envelope with the error's status and headers."""
-    response = json_response(error.body(), status=error.http_status)
+def error_response(
+    error: GatewayError,
+    request_id: str | None = None,
+    *,
+    body: bytes | None = None,
+    status: int | None = None,
+) -> HttpResponse:
+    """The error's envelope (OpenAI's unless a door gives its own `body` and `status`) with the
+    error's headers and the request id."""
+    response = json_response(
+        error.body() if body is None else body, status=status or error.http_status
+    )
     for name, value in error.headers().items():
         response[name] = value
     if request_id:

@@ -4,8 +4,15 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
-from gateway.errors import NoAvailableChannel, NoHealthyChannel
-from gateway.schemas import HEALTHY, ChannelHealth, Offer, ProviderPreferences, SortBy
+from gateway.errors import ModelUnavailableUpstream, NoAvailableChannel, NoHealthyChannel
+from gateway.schemas import (
+    HEALTHY,
+    BreakerState,
+    ChannelHealth,
+    Offer,
+    ProviderPreferences,
+    SortBy,
+)
 
 NO_OFFERS = "No enabled channel serves {model!r}"
 NOT_IN_ONLY = "No channel for {model!r} matches provider.only {slugs}"
@@ -18,6 +25,9 @@ LACKS_PARAMETER = (
     " (provider.require_parameters is true)"
 )
 ALL_UNHEALTHY = "Every candidate channel for {models} is down or its circuit breaker is open"
+UNKNOWN_UPSTREAM = (
+    "Every channel serving {models} answered recently that its upstream does not know the model"
+)
 
 Health = Mapping[int, ChannelHealth]
 # A hard filter: which offers it keeps, and the message template used when it keeps none.
@@ -35,26 +45,35 @@ def route_plan(
     rng: random.Random,
     max_attempts: int,
 ) -> list[Offer]:
-    """The ordered attempts for one request; NoAvailableChannel / NoHealthyChannel when none."""
+    """The ordered attempts for one request; when there are none, NoAvailableChannel (nothing
+    eligible), ModelUnavailableUpstream (every eligible channel's upstream recently said it does
+    not know the model) or NoHealthyChannel."""
     requested = list(dict.fromkeys(models))
     filters = _hard_filters(preferences)
     pools: list[list[Offer]] = []
     reasons: list[str] = []
     any_eligible = False
+    only_unknown_upstream = True  # every offer left out is out because its model is unknown there
     for model in requested:
         eligible, reason = _eligible_offers(model, offers.get(model, ()), filters)
         if reason:
             reasons.append(reason)
         any_eligible = any_eligible or bool(eligible)
         healthy = [offer for offer in eligible if not _is_unhealthy(offer, health)]
+        only_unknown_upstream = only_unknown_upstream and all(
+            _model_breaker_only(offer, health) for offer in eligible if offer not in healthy
+        )
         pools.append(_default_order(healthy, health, rng))
     if preferences.sort and preferences.sort_partition == "none":
         pools = [[offer for pool in pools for offer in pool]]
     plan = [offer for pool in pools for offer in _arrange(pool, preferences, health)]
     if plan:
         return plan[: max(1, max_attempts)]
+    names = ", ".join(map(repr, requested))
+    if any_eligible and only_unknown_upstream:
+        raise ModelUnavailableUpstream(UNKNOWN_UPSTREAM.format(models=names))
     if any_eligible:
-        raise NoHealthyChannel(ALL_UNHEALTHY.format(models=", ".join(map(repr, requested))))
+        raise NoHealthyChannel(ALL_UNHEALTHY.format(models=names))
     raise NoAvailableChannel("; ".join(reasons))
 
 
@@ -134,7 +153,7 @@ def _sort_key(sort: SortBy, health: Health) -> Callable[[Offer], SortKey]:
     def key(offer: Offer) -> SortKey:
         """Where `offer` sorts; lower goes first."""
         known = _health(offer, health)
-        half_open = known.breaker == "half_open"
+        half_open = _breaker(offer, health) == "half_open"
         if sort == "price":
             return half_open, False, offer.input_price + offer.output_price
         if sort == "latency":
@@ -157,14 +176,29 @@ def _health(offer: Offer, health: Health) -> ChannelHealth:
     return health.get(offer.channel_id, HEALTHY)
 
 
+def _breaker(offer: Offer, health: Health) -> BreakerState:
+    """The offer's breaker: the worse of its channel's and its channel-model's."""
+    return _health(offer, health).breaker_for(offer.model)
+
+
 def _is_unhealthy(offer: Offer, health: Health) -> bool:
     """Down by health checks, or its circuit breaker is open: not tried at all."""
-    return offer.status == "down" or _health(offer, health).breaker == "open"
+    return offer.status == "down" or _breaker(offer, health) == "open"
+
+
+def _model_breaker_only(offer: Offer, health: Health) -> bool:
+    """Left out only by its channel-model's open breaker (the channel itself is fine)."""
+    known = _health(offer, health)
+    return (
+        offer.status != "down"
+        and known.breaker != "open"
+        and known.models.get(offer.model) == "open"
+    )
 
 
 def _is_half_open(offer: Offer, health: Health) -> bool:
     """The breaker is probing: tried only when nothing else is left."""
-    return _health(offer, health).breaker == "half_open"
+    return _breaker(offer, health) == "half_open"
 
 
 def _slug(offer: Offer) -> str:

@@ -1,5 +1,6 @@
 """Wire types of the request path: the parsed request, routing preferences, offers, health."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -52,7 +53,7 @@ class Offer:
     provider: str
     api_type: str
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)  # a secret: never in a repr, a log line or a traceback
     model: str
     upstream_model: str
     priority: int = 0
@@ -75,6 +76,13 @@ class ChannelHealth:
     recently_failed: bool = False
     latency_ms: float | None = None
     throughput: float | None = None
+    models: Mapping[str, BreakerState] = field(default_factory=dict)
+    """The breakers of this channel's models that are not closed, by public model id."""
+
+    def breaker_for(self, model: str) -> BreakerState:
+        """The worse of the channel's breaker and the channel-model's, for `model`."""
+        states = {self.breaker, self.models.get(model, "closed")}
+        return "open" if "open" in states else "half_open" if "half_open" in states else "closed"
 
 
 HEALTHY = ChannelHealth()

@@ -2,11 +2,11 @@
 process, recent failures, and the breaker state (shared through Redis when configured)."""
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 from gateway import breakers
-from gateway.metrics import set_breaker_state
-from gateway.schemas import ChannelHealth
+from gateway.schemas import BreakerState, ChannelHealth
 
 EWMA_WEIGHT = 0.2
 RECENT_FAILURE_SECONDS = 30.0
@@ -34,7 +34,7 @@ _figures: dict[int, ChannelFigures] = {}
 def record_success(
     channel_id: int,
     *,
-    channel: str,
+    model: str = "",
     ttft_ms: float,
     completion_tokens: int,
     generation_seconds: float,
@@ -49,28 +49,40 @@ def record_success(
         )
     figures.success_rate = _ewma(figures.success_rate, 1.0)
     figures.consecutive_failures = 0
-    breakers.record_success(channel_id)
-    set_breaker_state(channel, breakers.state_of(channel_id))
+    breakers.record_success(channel_id, model)
 
 
-def record_failure(channel_id: int, *, channel: str, retry_after: float | None = None) -> None:
-    """Note a retryable failure of the channel; a rate limit's `retry-after` cools it."""
+def record_failure(channel_id: int, *, retry_after: float | None = None, reason: str = "") -> None:
+    """Note a retryable failure of the whole channel; a rate limit's `retry-after` cools it."""
     figures = _figures.setdefault(channel_id, ChannelFigures())
     figures.success_rate = _ewma(figures.success_rate, 0.0)
     figures.consecutive_failures += 1
     figures.last_failure_at = time.monotonic()
-    breakers.record_failure(channel_id, retry_after=retry_after)
-    set_breaker_state(channel, breakers.state_of(channel_id))
+    breakers.record_failure(channel_id, retry_after=retry_after, reason=reason)
+
+
+def record_model_failure(channel_id: int, *, model: str, reason: str = "") -> None:
+    """Note a failure of one model on the channel (the upstream does not know it): only that
+    channel-model's breaker counts it; the channel and its other models are unaffected."""
+    breakers.record_failure(channel_id, model=model, reason=reason)
 
 
 async def channel_health(*, stream: bool = True) -> dict[int, ChannelHealth]:
     """What routing should know of every channel measured so far or whose breaker is not closed;
     `latency_ms` is the time to first token for a stream, the whole answer's time otherwise."""
     now = time.monotonic()
-    states = await breakers.breaker_states()
+    channel_states: dict[int, BreakerState] = {}
+    model_states: defaultdict[int, dict[str, BreakerState]] = defaultdict(dict)
+    for scope, state in (await breakers.breaker_states()).items():
+        if scope.model:
+            model_states[scope.channel_id][scope.model] = state
+        else:
+            channel_states[scope.channel_id] = state
     health = {
-        channel_id: ChannelHealth(breaker=state)
-        for channel_id, state in states.items()
+        channel_id: ChannelHealth(
+            breaker=channel_states.get(channel_id, "closed"), models=model_states[channel_id]
+        )
+        for channel_id in channel_states.keys() | model_states.keys()
         if channel_id not in _figures
     }
     for channel_id, figures in _figures.items():
@@ -79,7 +91,8 @@ async def channel_health(*, stream: bool = True) -> dict[int, ChannelHealth]:
             and now - figures.last_failure_at < RECENT_FAILURE_SECONDS
         )
         health[channel_id] = ChannelHealth(
-            breaker=states.get(channel_id, "closed"),
+            breaker=channel_states.get(channel_id, "closed"),
+            models=model_states.get(channel_id, {}),
             recently_failed=recently_failed,
             latency_ms=figures.ttft_ms if stream else figures.total_ms,
             # Tokens per second actually delivered: a channel that often fails delivers less.

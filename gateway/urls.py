@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from gateway.views import ChatCompletionsView, GenerationView, KeyView, ModelsView
+from gateway.views import ChatCompletionsView, GenerationView, KeyView, MessagesView, ModelsView
 
 urlpatterns = [
     path("chat/completions", ChatCompletionsView.as_view(), name="chat-completions"),
+    path("messages", MessagesView.as_view(), name="messages"),
     path("models", ModelsView.as_view(), name="models"),
     path("models/<path:model>", ModelsView.as_view(), name="model"),
     path("generation", GenerationView.as_view(), name="generation"),

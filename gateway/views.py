@@ -1,8 +1,7 @@
-"""The client-facing OpenAI-compatible API: chat completions, models, generation lookup."""
+"""The client API's views: HTTP in, HTTP out. A request to a front door goes through the
+pipeline (gateway.pipeline); models, a key's summary and a generation are read directly."""
 
 import asyncio
-import logging
-import random
 import time
 from typing import Any
 
@@ -10,48 +9,43 @@ import orjson
 from adrf.views import APIView
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
-from django.utils import timezone
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as django_server_error
 from rest_framework.request import Request
 
-from channels.money import format_money
-from gateway import admission, auth, catalog, ratelimit, relay, stats
-from gateway.accounting import UsageDraft, new_request_id, request_is_recent
-from gateway.background import spawn
+from core.money import format_money
+from gateway import auth, catalog, pipeline
+from gateway.accounting import new_request_id, request_is_recent
+from gateway.asgi import is_client_api
 from gateway.bridge import store
-from gateway.bridge.journal import journal
 from gateway.bridge.recorder import recorder
+from gateway.clip import clip
 from gateway.errors import (
     GatewayError,
     GenerationNotFound,
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
-    ModelNotAllowed,
     ModelNotFound,
+    NotFound,
     RequestTooLarge,
 )
-from gateway.estimate import estimate_prompt_tokens, prompt_tokens_bound
-from gateway.metrics import observe_request
-from gateway.parsing import parse_chat_request
-from gateway.request_log import log_request
+from gateway.front_doors.base import FrontDoor
+from gateway.front_doors.chat import CHAT_COMPLETIONS
+from gateway.front_doors.messages import MESSAGES
+from gateway.pipeline import INTERNAL_ERROR, MODEL_NOT_FOUND, Answer, ClientCall
 from gateway.responses import RelayStreamResponse, error_response, json_response
-from gateway.routing import route_plan
-from gateway.schemas import ChatRequest, KeyContext, Offer
-
-logger = logging.getLogger(__name__)
+from gateway.schemas import KeyContext
 
 REQUEST_TOO_LARGE = "The request body is larger than {limit} bytes."
-MODEL_NOT_FOUND = "The model '{model}' does not exist or no channel serves it."
-MODEL_NOT_ALLOWED = "This API key may not use the model '{model}'."
-INTERNAL_ERROR = "The gateway failed to handle this request."
 GENERATION_NOT_FOUND = "No generation with id '{id}' was made with this API key."
 MISSING_GENERATION_ID = "Pass the generation's id as '?id='."
 METHOD_NOT_ALLOWED = "This endpoint does not answer {method}."
+NO_SUCH_ENDPOINT = "There is no endpoint '{method} {path}' in this API."
+GENERATION_ID_LENGTH = 40
 GENERATION_WAIT_SECONDS = 2.0
-
-_rng = random.Random()  # noqa: S311 (load balancing, not security)
 
 
 class GatewayApiView(APIView):
@@ -61,6 +55,9 @@ class GatewayApiView(APIView):
     permission_classes: list[Any] = []
     throttle_classes: list[Any] = []
     parser_classes: list[Any] = []
+    # Every handler is async: said once, not worked out again (Django's classproperty) for every
+    # request adrf dispatches.
+    view_is_async = True
 
     async def async_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         """adrf's dispatch minus `initial()`, which it runs in a thread: these views have no
@@ -81,11 +78,27 @@ class GatewayApiView(APIView):
         return self.response
 
     async def _not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        return error_response(MethodNotAllowed(METHOD_NOT_ALLOWED.format(method=request.method)))
+        method = clip(request.method or "", 20)
+        return error_response(MethodNotAllowed(METHOD_NOT_ALLOWED.format(method=method)))
+
+    async def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        """204 with the methods this endpoint answers (CORS preflights are answered earlier,
+        by gateway.edge.cors, for the origins GATEWAY_CORS_ORIGINS allows)."""
+        response = HttpResponse(status=204)
+        response["Allow"] = ", ".join(self.allowed_methods)
+        return response
 
     async def key_of(self, request: Request) -> KeyContext:
         """The calling key; raises InvalidApiKey."""
-        return await auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
+        return await auth.authenticate(credentials_of(request))
+
+
+def credentials_of(request: Request) -> str:
+    """The request's `Authorization` header, or Anthropic's `x-api-key` said as a bearer token
+    (what the anthropic SDK and Claude Code send with an API key)."""
+    authorization: str = request.META.get("HTTP_AUTHORIZATION", "")
+    api_key = request.META.get("HTTP_X_API_KEY", "")
+    return authorization or (f"Bearer {api_key}" if api_key else "")
 
 
 def _body_of(request: HttpRequest) -> bytes:
@@ -105,133 +118,38 @@ def _body_of(request: HttpRequest) -> bytes:
     return body
 
 
-def _models_to_try(chat: ChatRequest, key: KeyContext, served: set[str]) -> list[str]:
-    """The primary model (which must be served and allowed), then the usable fallbacks."""
-    if chat.model not in served:
-        raise ModelNotFound(MODEL_NOT_FOUND.format(model=chat.model), param="model")
-    if not key.allows(chat.model):
-        raise ModelNotAllowed(MODEL_NOT_ALLOWED.format(model=chat.model), param="model")
-    fallbacks = [name for name in chat.fallback_models if name in served and key.allows(name)]
-    return [chat.model, *fallbacks]
-
-
 class ChatCompletionsView(GatewayApiView):
     """`POST /v1/chat/completions`: OpenAI's API with OpenRouter's routing controls."""
 
+    door: FrontDoor = CHAT_COMPLETIONS
+
     async def post(self, request: Request) -> HttpResponseBase:
         """Answer one chat completion, streamed or not; exactly one usage record either way."""
-        request_id = new_request_id()
-        started = time.monotonic()
-        try:
-            key = await self.key_of(request)
-        except GatewayError as error:
-            return error_response(error, request_id)
-        draft = UsageDraft(
-            id=request_id,
-            created_at=timezone.now(),
-            account_id=key.account_id,
-            key_id=key.key_id,
-            model="",
-            key_prefix=key.prefix,
-            limit_reset=key.limit_reset,
+        call = ClientCall(
+            authorization=credentials_of(request),
+            read_body=lambda: _body_of(request._request),
         )
-        try:
-            return await self._complete(request, key, draft, started)
-        except GatewayError as error:
-            draft.http_status, draft.error_code = error.http_status, error.error_code
-            self._record(draft, started)
-            return error_response(error, request_id)
-        except asyncio.CancelledError:
-            draft.status, draft.http_status, draft.error_code = (
-                "cancelled",
-                499,
-                "client_disconnected",
-            )
-            self._record(draft, started)
-            raise
-        except Exception:
-            logger.exception("chat completion %s failed", request_id)
-            draft.http_status, draft.error_code = 500, InternalError.code
-            self._record(draft, started)
-            return error_response(InternalError(INTERNAL_ERROR), request_id)
+        return answer_response(self.door, await pipeline.serve(self.door, call))
 
-    async def _complete(
-        self, request: Request, key: KeyContext, draft: UsageDraft, started: float
-    ) -> HttpResponseBase:
-        raw = _body_of(request._request)
-        try:
-            chat = parse_chat_request(raw)
-        except InvalidRequest:
-            draft.model = _requested_model(raw)
-            raise
-        draft.model, draft.stream, draft.user = chat.model, chat.stream, chat.user
-        snapshot = await catalog.current_catalog()
-        models = _models_to_try(chat, key, set(snapshot.offers))
-        prompt_tokens = estimate_prompt_tokens(chat.body)
-        rate = await admission.admit_rate(key, chat, prompt_tokens)
-        draft.tokens_charge = rate.tokens
-        plan = route_plan(
-            models=models,
-            offers=snapshot.offers,
-            preferences=chat.provider,
-            health=await stats.channel_health(stream=chat.stream),
-            rng=_rng,
-            max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
-        )
-        prompt_bound = prompt_tokens_bound(chat.body, body_bytes=len(raw))
-        worst_case = admission.worst_case_cost(chat, plan, prompt_bound)
-        journal.hold(draft, prompt_tokens=prompt_tokens, amount=worst_case)
-        await admission.reserve(request_id=draft.id, key=key, amount=worst_case)
-        exchange = relay.Exchange(
-            chat=chat,
-            draft=draft,
-            started=started,
-            deadline=started + settings.GATEWAY_REQUEST_DEADLINE,
-            _prompt_tokens=prompt_tokens,
-        )
-        if chat.stream:
-            response = await self._stream(exchange, plan)
-        else:
-            body = await relay.complete(exchange, plan)
-            draft.status, draft.http_status = "ok", 200
-            self._record(draft, started)
-            response = json_response(
-                body, x_request_id=draft.id, x_switchyard_channel=draft.attempts[-1].channel
-            )
-        for name, value in rate.headers.items():
-            response[name] = value
-        return response
 
-    async def _stream(self, exchange: relay.Exchange, plan: list[Offer]) -> HttpResponseBase:
-        opened = await relay.open_stream(exchange, plan)
-        draft = exchange.draft
+class MessagesView(ChatCompletionsView):
+    """`POST /v1/messages`: Anthropic's Messages API, translated through the pipeline."""
 
-        def on_end() -> None:
-            self._record(draft, exchange.started)
+    door: FrontDoor = MESSAGES
 
-        response = RelayStreamResponse(
-            relay.relay_events(exchange, opened, on_end),
-            on_close=lambda: (
-                None if opened.settled else relay.abandon_stream(exchange, opened, on_end)
-            ),
-        )
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        response["x-request-id"] = draft.id
-        response["x-switchyard-channel"] = opened.offer.channel_name
-        return response
 
-    @staticmethod
-    def _record(draft: UsageDraft, started: float) -> None:
-        draft.latency_ms = round((time.monotonic() - started) * 1000)
-        channel = draft.channel_name or None
-        observe_request(draft, channel)
-        log_request(draft, draft.key_prefix, channel)
-        journal.end(draft)
-        recorder.submit(draft)
-        if draft.tokens_charge is not None:
-            used = draft.usage.prompt_tokens + draft.usage.completion_tokens
-            spawn(ratelimit.adjust(draft.tokens_charge, used), what="correcting a token limit")
+def answer_response(door: FrontDoor, answer: Answer) -> HttpResponseBase:
+    """The HTTP response of the pipeline's answer, in the door's dialect."""
+    response: HttpResponseBase
+    if answer.error is not None:
+        return door.error_response(answer.error, answer.request_id)
+    if answer.events is not None:
+        response = RelayStreamResponse(door.events(answer.events), on_close=answer.on_close)
+    else:
+        response = json_response(door.answer(answer.body or b""))
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
 
 
 async def _generation(record_id: str, key_id: int) -> dict[str, Any] | None:
@@ -251,13 +169,28 @@ async def _generation(record_id: str, key_id: int) -> dict[str, Any] | None:
     return record
 
 
-def _requested_model(raw: bytes) -> str:
-    """The `model` of a body that failed validation, when there is a readable one."""
-    try:
-        model = orjson.loads(raw).get("model")
-    except (orjson.JSONDecodeError, AttributeError):
-        return ""
-    return model[:200] if isinstance(model, str) else ""
+def _could_be_request_id(text: str) -> bool:
+    """Whether `text` may name a record: short enough, and printable (no NUL, which the
+    database refuses in a query)."""
+    return len(text) <= GENERATION_ID_LENGTH and text.isprintable()
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
+    """Django's 404 handler: the OpenAI envelope, naming the path, on client API paths (in
+    any letter case); Django's page elsewhere."""
+    if not is_client_api(request.path.lower()):
+        return page_not_found(request, exception or Http404())
+    message = NO_SUCH_ENDPOINT.format(
+        method=clip(request.method or "", 20), path=clip(request.path)
+    )
+    return error_response(NotFound(message), new_request_id())
+
+
+def server_error(request: HttpRequest) -> HttpResponseBase:
+    """Django's 500 handler: the OpenAI envelope on client API paths, Django's page elsewhere."""
+    if not is_client_api(request.path.lower()):
+        return django_server_error(request)
+    return error_response(InternalError(INTERNAL_ERROR), new_request_id())
 
 
 def _model_entry(model: str, offers: Any) -> dict[str, Any]:
@@ -286,13 +219,13 @@ class ModelsView(GatewayApiView):
         """The list, or one model when the path names it."""
         try:
             key = await self.key_of(request)
-            snapshot = await catalog.current_catalog()
+            snapshot = await catalog.current_catalog(wanting=[model] if model else [])
             usable = [name for name in snapshot.models() if key.allows(name)]
             if model is None:
                 entries = [_model_entry(name, snapshot.offers[name]) for name in usable]
                 return json_response(orjson.dumps({"object": "list", "data": entries}))
             if model not in usable:
-                raise ModelNotFound(MODEL_NOT_FOUND.format(model=model), param="model")
+                raise ModelNotFound(MODEL_NOT_FOUND.format(model=clip(model)), param="model")
             return json_response(orjson.dumps(_model_entry(model, snapshot.offers[model])))
         except GatewayError as error:
             return error_response(error)
@@ -323,10 +256,14 @@ class GenerationView(GatewayApiView):
             record_id = request.query_params.get("id", "")
             if not record_id:
                 raise InvalidRequest(MISSING_GENERATION_ID, param="id")
-            record = await _generation(record_id, key.key_id)
+            record = (
+                await _generation(record_id, key.key_id)
+                if _could_be_request_id(record_id)
+                else None
+            )
             if record is None:
                 raise GenerationNotFound(
-                    GENERATION_NOT_FOUND.format(id=record_id[:100]), param="id"
+                    GENERATION_NOT_FOUND.format(id=clip(record_id)), param="id"
                 )
             return json_response(orjson.dumps({"data": record}, default=str))
         except GatewayError as error:

@@ -1,8 +1,6 @@
 """Reports API: `/api/admin/reports/usage/` — usage sums per group, as JSON or CSV."""
 
-import csv
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -12,8 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.api import UsageFilterInput
+from billing.models import UsageRecord
 from billing.selectors import UsageFilters
-from channels.money import format_money
+from core.money import format_money
+from reports.csv_export import csv_text
 from reports.selectors import REPORT_GROUPS, TOKEN_FIELDS, UsageSums, usage_summary
 
 FIGURE_COLUMNS = ("requests", "errors", *TOKEN_FIELDS, "cost")
@@ -26,15 +26,6 @@ def report_figures(sums: UsageSums) -> dict[str, Any]:
     figures.update({name: sums.counts[name] for name in TOKEN_FIELDS})
     figures["cost"] = format_money(sums.cost)
     return figures
-
-
-def csv_text(columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows as CSV with a header line (empty cells for None)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 class UsageCsvRenderer(BaseRenderer):
@@ -53,7 +44,7 @@ class UsageCsvRenderer(BaseRenderer):
         """Report rows as CSV; anything else (an error) as its JSON text."""
         if not isinstance(data, dict) or "rows" not in data:
             return bytes(JSONRenderer().render(data))
-        return csv_text(REPORT_COLUMNS, data["rows"]).encode()
+        return csv_text(REPORT_COLUMNS, data["rows"], numeric=FIGURE_COLUMNS).encode()
 
 
 class UsageReportInput(UsageFilterInput):
@@ -63,8 +54,10 @@ class UsageReportInput(UsageFilterInput):
 
 
 class UsageReportApi(APIView):
-    """Usage sums per day, model, provider, channel, key or account, and their total."""
+    """Usage sums per day, model, provider, channel, key or account, and their total
+    (`view_usagerecord`)."""
 
+    permission_model = UsageRecord
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, UsageCsvRenderer]
 
     def get(self, request: Request) -> Response:

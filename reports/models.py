@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from channels.money import MoneyField
+from core.money import MoneyField
 
 # The dimensions a rollup row is unique by; every usage filter is one of them.
 DIMENSIONS = ("bucket", "account_id", "key_id", "model", "provider", "channel_id", "status")

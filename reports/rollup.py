@@ -9,12 +9,14 @@ counted exactly once.
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Model, Q, QuerySet, Sum, Value
+from django.db.models import Case, CharField, Count, F, Model, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncHour
 
-from billing.models import UsageRecord, UsageStatus
+from billing.models import UsageRecord
+from channels.models import ChannelModel
+from core.usage import UsageStatus
 from reports.histogram import BUCKET_FIELDS, LATENCY_BOUNDS_MS
-from reports.locks import rollup_lock, snapshot
+from reports.locks import ROLLUP_LOCK_KEY, rollup_lock, snapshot
 from reports.models import (
     ALL,
     DIMENSION_NAMES,
@@ -33,6 +35,21 @@ COUNTED = SUMS + BUCKET_FIELDS
 BATCH_TABLE = "reports_rollup_batch"  # temporary, per connection
 # (column, SQL expression over the source, grouped by it)
 Key = tuple[str, str, bool]
+# The one model key of every record whose model no channel offered (refused as unknown, or
+# never routed), so that client-chosen names cannot grow the rollups; the record keeps its name.
+UNKNOWN_MODEL = "(unknown)"
+MODEL_NOT_FOUND = "model_not_found"  # the gateway's error code (gateway.errors.ModelNotFound)
+
+
+def report_model() -> Case:
+    """A usage record's model as rollups and reports key it: UNKNOWN_MODEL for a request
+    refused as an unknown model, or one that no channel served and whose model no channel
+    offers; the requested model otherwise."""
+    offered = ChannelModel.objects.values("model")
+    unknown = Q(error_code=MODEL_NOT_FOUND) | (Q(served_model="") & ~Q(model__in=offered))
+    return Case(
+        When(unknown, then=Value(UNKNOWN_MODEL)), default=F("model"), output_field=CharField()
+    )
 
 
 def latency_bucket_counts() -> dict[str, Count]:
@@ -69,7 +86,7 @@ def _rollup_select(records: QuerySet[UsageRecord]) -> QuerySet[Any]:
         "r_bucket": TruncHour("created_at"),
         "r_account_id": F("account_id"),
         "r_key_id": F("key_id"),
-        "r_model": F("model"),
+        "r_model": report_model(),
         "r_provider": F("provider"),
         "r_channel_id": Coalesce("channel_id", Value(NO_CHANNEL)),
         "r_status": F("status"),
@@ -115,9 +132,14 @@ def _day(bucket: str) -> str:
 
 
 def dimension_upserts(
-    *, source: str, prefix: str, target: type[HourlyDimensionUsage] | type[DailyDimensionUsage]
+    *,
+    source: str,
+    prefix: str,
+    target: type[HourlyDimensionUsage] | type[DailyDimensionUsage],
+    dimensions: tuple[str, ...] = DIMENSION_NAMES,
 ) -> None:
-    """Add a source of combined rollup rows to a per-dimension rollup, per value."""
+    """Add a source of combined rollup rows to a per-dimension rollup, per value (of every
+    dimension, or of the ones named)."""
     bucket = f"{prefix}bucket" if target is HourlyDimensionUsage else _day(f"{prefix}bucket")
     values = {
         ALL: ("''", False),
@@ -127,10 +149,45 @@ def dimension_upserts(
         "key": (f"CAST({prefix}key_id AS varchar(200))", True),
         "account": (f"CAST({prefix}account_id AS varchar(200))", True),
     }
-    for dimension in DIMENSION_NAMES:
+    for dimension in dimensions:
         value, grouped = values[dimension]
         keys = [("bucket", bucket, True), ("dimension", f"'{dimension}'", False)]
         _upsert(target, [*keys, ("value", value, grouped)], source, prefix)
+
+
+def unknown_models_fold() -> None:
+    """Merge the rows that rollups made per unknown model before the bucket existed into
+    UNKNOWN_MODEL: combined rows that reached no channel with a model no channel offers, then
+    the per-model dimension rows, summed again from the combined ones."""
+    quote = connection.ops.quote_name
+    offered = quote(ChannelModel._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
+        for target in (HourlyUsage, DailyUsage):
+            table = quote(target._meta.db_table)
+            # Constants only, no input: the WHERE can be inlined into _upsert's source.
+            where = (
+                f"channel_id = {NO_CHANNEL} AND model <> '{UNKNOWN_MODEL}' "  # noqa: S608
+                f"AND model NOT IN (SELECT model FROM {offered})"
+            )
+            keys = [(column, column, True) for column in DIMENSIONS]
+            keys[DIMENSIONS.index("model")] = ("model", f"'{UNKNOWN_MODEL}'", False)
+            folded = f"(SELECT * FROM {table} WHERE {where}) folded"  # noqa: S608
+            _upsert(target, keys, folded, "")
+            cursor.execute(f"DELETE FROM {table} WHERE {where}")  # noqa: S608
+        for source, dimensional in (
+            (HourlyUsage, HourlyDimensionUsage),
+            (DailyUsage, DailyDimensionUsage),
+        ):
+            dimension_table = quote(dimensional._meta.db_table)
+            cursor.execute(f"DELETE FROM {dimension_table} WHERE dimension = 'model'")  # noqa: S608
+            dimension_upserts(
+                source=quote(source._meta.db_table),
+                prefix="",
+                target=dimensional,
+                dimensions=("model",),
+            )
 
 
 def _add_batch(records: QuerySet[UsageRecord]) -> None:

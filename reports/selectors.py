@@ -15,9 +15,10 @@ from django.db import connection, transaction
 from django.db.models import Count, Expression, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate, TruncDay, TruncHour
 
-from billing.models import Account, ApiKey, UsageRecord, UsageStatus
+from billing.models import Account, ApiKey, UsageRecord
 from billing.selectors import UsageFilters, usage_list
 from channels.models import Channel
+from core.usage import UsageStatus
 from reports.histogram import BUCKET_FIELDS, percentile
 from reports.locks import snapshot
 from reports.models import (
@@ -30,7 +31,7 @@ from reports.models import (
     PendingUsage,
 )
 from reports.ranges import Segment, split_range
-from reports.rollup import latency_bucket_counts
+from reports.rollup import UNKNOWN_MODEL, latency_bucket_counts, report_model
 
 GroupBy = Literal["day", "hour", "model", "provider", "channel", "key", "account"]
 REPORT_GROUPS: tuple[GroupBy, ...] = ("day", "model", "provider", "channel", "key", "account")
@@ -117,6 +118,8 @@ def _group_expression(group_by: GroupBy, time_column: str) -> Expression | F:
         return TruncDate(time_column) if time_column == "created_at" else TruncDay(time_column)
     if group_by == "hour":
         return TruncHour(time_column)
+    if group_by == "model" and time_column == "created_at":
+        return report_model()  # raw records: the model as the rollups key it
     return F(_GROUP_COLUMNS[group_by])
 
 
@@ -198,13 +201,45 @@ def _dimension_sums(
     return summed
 
 
+def _records(filters: UsageFilters, *, keyed: bool) -> QuerySet[UsageRecord]:
+    """Raw records matching the filters. With `keyed`, a model filter matches the model as the
+    rollups key it (UNKNOWN_MODEL finds the bucket, a bucketed record's own name finds nothing)."""
+    if not keyed or filters.model is None:
+        return usage_list(filters=filters)
+    records = usage_list(
+        filters=filters if filters.model != UNKNOWN_MODEL else replace(filters, model=None)
+    )
+    return records.alias(report_model=report_model()).filter(report_model=filters.model)
+
+
+def _keyed_by_rollups(model: str) -> bool:
+    """Whether the rollups hold rows under this model; when not (a name in the unknown bucket,
+    or a model not rolled up yet), a report filtered by it reads the raw records by name."""
+    rows = DailyDimensionUsage.objects.filter(dimension="model", value=model)
+    return model == UNKNOWN_MODEL or rows.exists()
+
+
+def _segments(filters: UsageFilters, groups: tuple[GroupBy, ...]) -> tuple[list[Segment], bool]:
+    """The range's segments, and whether a model filter matches the rollups' key; False, with
+    one raw segment, when the model filtered by is no rollup key."""
+    segments = split_range(filters.since, filters.until, days="hour" not in groups)
+    if segments and filters.model is not None and not _keyed_by_rollups(filters.model):
+        return [Segment("raw", filters.since, filters.until)], False
+    return segments, True
+
+
 def _segment_sums(
-    filters: UsageFilters, segment: Segment, groups: tuple[GroupBy, ...], latency: bool
+    filters: UsageFilters,
+    segment: Segment,
+    groups: tuple[GroupBy, ...],
+    *,
+    latency: bool,
+    keyed: bool,
 ) -> Iterable[dict[str, Any]]:
     """Sums of one segment: raw records, or rollups plus the records not rolled up yet."""
     bounded = replace(filters, since=segment.start, until=segment.end)
     if segment.source == "raw":
-        yield from _raw_sums(usage_list(filters=bounded), groups, latency)
+        yield from _raw_sums(_records(bounded, keyed=keyed), groups, latency)
         return
     dimension = _dimension(filters, groups)
     if dimension is not None:
@@ -212,7 +247,7 @@ def _segment_sums(
     else:
         rollups = _filtered_rollup(_ROLLUPS[segment.source], filters, segment)
         yield from _rollup_sums(rollups, groups, latency)
-    queued = usage_list(filters=bounded).filter(pk__in=PendingUsage.objects.values("record_id"))
+    queued = _records(bounded, keyed=True).filter(pk__in=PendingUsage.objects.values("record_id"))
     yield from _raw_sums(queued, groups, latency)
 
 
@@ -252,8 +287,9 @@ def _collect(
     with transaction.atomic():
         if outermost:
             snapshot()
-        for segment in split_range(filters.since, filters.until, days="hour" not in groups):
-            for row in _segment_sums(filters, segment, groups, latency):
+        segments, keyed = _segments(filters, groups)
+        for segment in segments:
+            for row in _segment_sums(filters, segment, groups, latency=latency, keyed=keyed):
                 values = tuple(
                     _group_value(group, row[f"group{index}"]) for index, group in enumerate(groups)
                 )

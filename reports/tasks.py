@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from reports.retention import usage_prune
+from reports.retention import usage_attempts_prune, usage_prune
 from reports.rollup import usage_rollup_run
 
 
@@ -16,3 +16,9 @@ def rollup_usage() -> int:
 def prune_usage() -> int:
     """Delete raw usage records older than `USAGE_RETENTION_DAYS` (0 = never)."""
     return usage_prune()
+
+
+@shared_task
+def prune_attempts() -> int:
+    """Delete attempt rows older than `ATTEMPT_RETENTION_DAYS` (0 = never)."""
+    return usage_attempts_prune()

@@ -1,8 +1,9 @@
-"""Shared fixtures: a staff user with a DRF token, API clients, and a clean Redis per test."""
+"""Shared fixtures: a staff user with every Switchyard permission and a DRF token, API clients,
+and a clean Redis per test."""
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -15,10 +16,17 @@ def _clean_cache() -> None:
     cache.clear()
 
 
+SWITCHYARD_APPS = ("channels", "billing", "reports")
+
+
 @pytest.fixture
 def staff_user(db: None) -> User:
-    """A staff user, as an operator of the management API."""
-    return User.objects.create_user("operator", password="operator-pass", is_staff=True)
+    """A staff user holding every permission of the Switchyard apps, as an operator of the
+    management API and the dashboard."""
+    user = User.objects.create_user("operator", password="operator-pass", is_staff=True)
+    perms = Permission.objects.filter(content_type__app_label__in=SWITCHYARD_APPS)
+    user.user_permissions.set(perms)
+    return user
 
 
 @pytest.fixture

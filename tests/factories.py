@@ -6,10 +6,11 @@ from typing import Any
 import factory
 from django.utils import timezone
 
-from billing.models import Account, ApiKey, UsageRecord, UsageStatus
+from billing.models import Account, ApiKey, UsageRecord
 from billing.services import api_key_issue
 from channels.models import ApiType, Channel, ChannelModel
 from channels.services import channel_set_api_key
+from core.usage import UsageStatus
 
 
 class AccountFactory(factory.django.DjangoModelFactory[Account]):

@@ -1,4 +1,4 @@
-"""Anthropic's Messages API for the fake upstream: `POST /v1/messages` (protocol §7).
+"""Anthropic's Messages API for the fake upstream: `POST /v1/messages`.
 
 The request is checked the way Anthropic checks it (version header, `max_tokens`, alternating
 roles starting with `user`, every `tool_use` answered, the thinking budget), then planned like

@@ -1,4 +1,4 @@
-"""OpenAI error envelopes (protocol §4) the fake upstream answers with."""
+"""OpenAI error envelopes the fake upstream answers with."""
 
 from __future__ import annotations
 

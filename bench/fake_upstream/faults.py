@@ -33,7 +33,7 @@ _INT_OPTIONS: dict[str, tuple[int, int]] = {
     "cached_tokens": (0, _MAX_COUNT),
 }
 _FLOAT_OPTIONS: dict[str, tuple[float, float]] = {"retry_after": (0.0, 86_400.0)}
-_BOOL_OPTIONS = frozenset({"no_usage", "echo", "drop"})
+_BOOL_OPTIONS = frozenset({"no_usage", "echo", "drop", "echo_credential"})
 # key -> the values it takes.
 _CHOICE_OPTIONS: dict[str, frozenset[str]] = {"prompt_tokens": frozenset({"words", "bytes"})}
 _TRUE = frozenset({"1", "true", "yes"})
@@ -66,6 +66,9 @@ class Fault:
     echo: bool = False
     drop: bool = False
     cached_tokens: int = 0
+    echo_credential: bool = False
+    """The injected error (``status`` or ``error_after``) repeats the credential the request
+    presented, raw and encoded (see ``bench.fake_upstream.echo``)."""
     prompt_tokens: str = "words"
     """How prompt tokens are counted: ``words`` (whitespace-separated), or ``bytes`` (UTF-8, the
     most any tokenizer makes of a text: the adversarial worst case for a gateway's estimate)."""
@@ -155,6 +158,8 @@ def fault_from_options(options: dict[str, str]) -> Fault:
             values[key] = _bool_value(key, value)
     if "retry_after" in values and "status" not in values:
         raise FaultDirectiveError("fault option retry_after requires status")
+    if values.get("echo_credential") and "status" not in values and "error_after" not in values:
+        raise FaultDirectiveError("fault option echo_credential requires status or error_after")
     if "stall_ms" in values and "stall_after" not in values:
         raise FaultDirectiveError("fault option stall_ms requires stall_after")
     return replace(NO_FAULT, **values)

@@ -1,5 +1,5 @@
 """Google Gemini for the fake upstream: `POST /v1beta/models/{model}:generateContent` and
-`:streamGenerateContent?alt=sse` (protocol §8).
+`:streamGenerateContent?alt=sse`.
 
 Like Gemini 3, it rejects model turns whose `functionCall` parts lack a `thoughtSignature`, and
 its stream has no terminator: the last event carries `finishReason` and the full usage.

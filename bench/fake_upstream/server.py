@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bench.fake_upstream.anthropic_dialect import ANTHROPIC
 from bench.fake_upstream.dialects import OPENAI, Dialect
+from bench.fake_upstream.echo import credential_echo, echoed_event
 from bench.fake_upstream.errors import DIRECTIVE_CODE, INJECTED_MESSAGE, INVALID_KEY_MESSAGE
 from bench.fake_upstream.faults import (
     FAULT_HEADER,
@@ -64,11 +65,15 @@ def _auth_error(request: web.Request, dialect: Dialect = OPENAI) -> web.Response
     return _error(dialect, 401, INVALID_KEY_MESSAGE)
 
 
-def _fault_error(fault: Fault, dialect: Dialect = OPENAI) -> web.Response | None:
+def _fault_error(
+    request: web.Request, fault: Fault, dialect: Dialect = OPENAI
+) -> web.Response | None:
     if fault.status is None:
         return None
     headers = None if fault.retry_after is None else {"retry-after": f"{fault.retry_after:g}"}
     message = INJECTED_MESSAGE.format(status=fault.status)
+    if fault.echo_credential:
+        message = f"{message}: {credential_echo(request, dialect.key_of(request))}"
     return _error(dialect, fault.status, message, headers=headers)
 
 
@@ -122,7 +127,7 @@ async def _chat(
     if fault.drop:
         record["outcome"] = "dropped"
         return _drop(request)
-    if (injected := _fault_error(fault, dialect)) is not None:
+    if (injected := _fault_error(request, fault, dialect)) is not None:
         return injected
     try:
         plan = dialect.plan(body, name, fault, target.stream)
@@ -179,7 +184,13 @@ async def _stream(
                 await flush()
                 await _stall(fault.stall_ms)
             if position == error:
-                pending.append(dialect.error_event)
+                pending.append(
+                    echoed_event(
+                        dialect.error_event, credential_echo(request, dialect.key_of(request))
+                    )
+                    if fault.echo_credential
+                    else dialect.error_event
+                )
                 record["outcome"] = "stream_error"
                 break
             if position == cut:
@@ -242,7 +253,7 @@ async def _models(request: web.Request, model: str | None, dialect: Dialect) -> 
         return _error(dialect, 400, message, param=FAULT_HEADER, code=DIRECTIVE_CODE)
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
-    if (injected := _fault_error(fault, dialect)) is not None:
+    if (injected := _fault_error(request, fault, dialect)) is not None:
         return injected
     if model is None:
         return json_response(200, dialect.model_list)

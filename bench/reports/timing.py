@@ -138,7 +138,7 @@ def run(*, records: int, days: int, late: int, repeat: int) -> dict[str, Any]:
     _late_records(data, late)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    staff = User.objects.create_user("bench-staff", is_staff=True)
+    staff = User.objects.create_superuser("bench-staff")
     client = Client()
     client.force_login(staff)
     rows = []

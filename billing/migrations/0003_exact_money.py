@@ -8,7 +8,7 @@ from decimal import Decimal
 import django.core.validators
 from django.db import migrations
 
-import channels.money
+import core.money
 from channels.money_migrations import money_to_units, units_to_money
 
 RESERVED_HELP = "Worst-case cost of requests in flight (database reservations only)."
@@ -41,19 +41,19 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="account",
             name="balance",
-            field=channels.money.MoneyField(default=Decimal("0"), editable=False),
+            field=core.money.MoneyField(default=Decimal("0"), editable=False),
         ),
         migrations.AlterField(
             model_name="account",
             name="reserved",
-            field=channels.money.MoneyField(
+            field=core.money.MoneyField(
                 default=Decimal("0"), editable=False, help_text=RESERVED_HELP
             ),
         ),
         migrations.AlterField(
             model_name="apikey",
             name="spend_limit",
-            field=channels.money.MoneyField(
+            field=core.money.MoneyField(
                 blank=True,
                 null=True,
                 validators=[django.core.validators.MinValueValidator(Decimal("0"))],
@@ -62,44 +62,44 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="apikey",
             name="spend_in_period",
-            field=channels.money.MoneyField(default=Decimal("0"), editable=False),
+            field=core.money.MoneyField(default=Decimal("0"), editable=False),
         ),
         migrations.AlterField(
             model_name="apikey",
             name="reserved",
-            field=channels.money.MoneyField(
+            field=core.money.MoneyField(
                 default=Decimal("0"), editable=False, help_text=RESERVED_HELP
             ),
         ),
         migrations.AlterField(
             model_name="usagerecord",
             name="input_price",
-            field=channels.money.MoneyField(blank=True, null=True),
+            field=core.money.MoneyField(blank=True, null=True),
         ),
         migrations.AlterField(
             model_name="usagerecord",
             name="output_price",
-            field=channels.money.MoneyField(blank=True, null=True),
+            field=core.money.MoneyField(blank=True, null=True),
         ),
         migrations.AlterField(
             model_name="usagerecord",
             name="cached_input_price",
-            field=channels.money.MoneyField(blank=True, null=True),
+            field=core.money.MoneyField(blank=True, null=True),
         ),
         migrations.AlterField(
             model_name="usagerecord",
             name="cost",
-            field=channels.money.MoneyField(default=Decimal("0")),
+            field=core.money.MoneyField(default=Decimal("0")),
         ),
         migrations.AlterField(
             model_name="ledgerentry",
             name="amount",
-            field=channels.money.MoneyField(),
+            field=core.money.MoneyField(),
         ),
         migrations.AlterField(
             model_name="reservation",
             name="amount",
-            field=channels.money.MoneyField(),
+            field=core.money.MoneyField(),
         ),
         migrations.RunPython(to_units, to_money),
     ]

@@ -1,4 +1,4 @@
-"""Anthropic's Messages API behind the OpenAI chat completions API (protocol §7, §9).
+"""Anthropic's Messages API behind the OpenAI chat completions API.
 
 Requests are built in `anthropic_request`; here the answer comes back: text blocks as
 `content`, `tool_use` as `tool_calls`, thinking as `reasoning_content`/`reasoning` (with the
@@ -20,7 +20,6 @@ from channels.adapters.base import (
     UpstreamRequest,
     UpstreamStreamError,
     UpstreamTarget,
-    Usage,
 )
 from channels.adapters.synthesis import (
     ChoiceDraft,
@@ -31,7 +30,8 @@ from channels.adapters.synthesis import (
     parse_json,
 )
 from channels.adapters.wire import token_count
-from config.log_filters import scrub
+from core.log_filters import scrub
+from core.usage import Usage
 
 API_VERSION = "2023-06-01"
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
@@ -81,7 +81,7 @@ def _stream_error(error: object) -> UpstreamStreamError:
 
 
 class AnthropicStreamTranslator(SynthesizedStream):
-    """Anthropic stream events → OpenAI chunks (protocol §7.3)."""
+    """Anthropic stream events → OpenAI chunks."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -1,4 +1,4 @@
-"""OpenAI chat request → Anthropic Messages request (protocol §7.1); pure."""
+"""OpenAI chat request → Anthropic Messages request; pure."""
 
 import re
 from collections.abc import Mapping
@@ -98,7 +98,7 @@ def _tools(body: Mapping[str, Any], payload: dict[str, Any]) -> None:
 
 def _thinking_allowed(turns: list[Turn]) -> bool:
     """With thinking on, an assistant tool-use turn must start with its thinking block; when the
-    client did not send the blocks back, the request goes without thinking (protocol §7.1)."""
+    client did not send the blocks back, the request goes without thinking."""
     for turn in turns:
         if turn["role"] != "assistant":
             continue

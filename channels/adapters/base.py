@@ -7,19 +7,11 @@ and priced. The relay owns the sockets and decides retries; adapters only transl
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts of one request; cached ⊆ prompt and reasoning ⊆ completion."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
+from core.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +29,7 @@ class UpstreamTarget:
     `max_output_tokens` is the default answer budget for protocols that require one."""
 
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)  # a secret: never in a repr, a log line or a traceback
     upstream_model: str
     max_output_tokens: int | None = None
 
@@ -47,7 +39,7 @@ class UpstreamRequest:
     """An HTTP POST ready to send."""
 
     url: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # they carry the channel's secret
     content: bytes
 
 
@@ -130,7 +122,7 @@ class StreamTranslator(ABC):
 
     @abstractmethod
     def error_event(self, *, message: str, code: str) -> bytes:
-        """One chunk-shaped in-band error event (then the stream ends), per protocol §10.3."""
+        """One chunk-shaped in-band error event (then the stream ends)"""
 
     def end_of_input(self) -> None:
         """The upstream body ended. Protocols whose stream has no terminator (Gemini's) set

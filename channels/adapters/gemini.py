@@ -1,4 +1,4 @@
-"""Google Gemini's `generateContent` behind the OpenAI chat completions API (protocol §8, §9).
+"""Google Gemini's `generateContent` behind the OpenAI chat completions API.
 
 Requests are built in `gemini_request`; here the answer comes back: candidates as choices,
 thought parts as `reasoning_content`/`reasoning`, function calls as `tool_calls` (with their
@@ -21,7 +21,6 @@ from channels.adapters.base import (
     UpstreamRequest,
     UpstreamStreamError,
     UpstreamTarget,
-    Usage,
 )
 from channels.adapters.gemini_request import generate_content_payload
 from channels.adapters.synthesis import (
@@ -33,7 +32,8 @@ from channels.adapters.synthesis import (
     parse_json,
 )
 from channels.adapters.wire import token_count
-from config.log_filters import scrub
+from core.log_filters import scrub
+from core.usage import Usage
 
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
 FILTERED = frozenset(

@@ -1,4 +1,4 @@
-"""OpenAI chat request → Gemini `generateContent` request (protocol §8); pure."""
+"""OpenAI chat request → Gemini `generateContent` request; pure."""
 
 import mimetypes
 from collections.abc import Mapping

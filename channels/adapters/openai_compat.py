@@ -2,8 +2,8 @@
 
 The request keeps every field the client sent, plus the answer cap admission reserved for; the
 answer is re-stamped with the gateway's identity (public model, provider, one id per stream), its
-usage priced, reasoning mirrored as `reasoning_content` and nonstandard finish reasons normalised
-(protocol §9, §10.4).
+usage priced, reasoning mirrored as `reasoning_content` and nonstandard finish reasons
+normalised.
 
 The answer cap: a request without `max_tokens` and `max_completion_tokens` gets the target's
 `max_output_tokens` (the channel model's, else GATEWAY_DEFAULT_MAX_TOKENS: what was reserved), per
@@ -32,7 +32,6 @@ from channels.adapters.base import (
     UpstreamRequest,
     UpstreamStreamError,
     UpstreamTarget,
-    Usage,
 )
 from channels.adapters.reasoning import reasoning_of
 from channels.adapters.wire import (
@@ -43,7 +42,8 @@ from channels.adapters.wire import (
     token_count,
     tool_calls_chars,
 )
-from config.log_filters import scrub
+from core.log_filters import scrub
+from core.usage import Usage
 
 CHAT_PATH = "/chat/completions"
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
@@ -109,7 +109,7 @@ def _normalise_finish(choice: dict[str, Any], reason: object) -> None:
 
 def _generated_chars(message: dict[str, Any], *, exclude_reasoning: bool = False) -> int:
     """Characters of generated text in a message or delta; reasoning is mirrored so that it is
-    there in both spellings, `reasoning_content` and OpenRouter's `reasoning` (protocol §9), or,
+    there in both spellings, `reasoning_content` and OpenRouter's `reasoning`, or,
     with `exclude_reasoning`, counted and left out."""
     chars = 0
     value = message.get("content")
@@ -165,7 +165,7 @@ def _event_payload(block: bytes) -> bytes | None:
 
 
 class OpenAIStreamTranslator(StreamTranslator):
-    """Re-frames an OpenAI-compatible SSE stream for the client (protocol §3, §10.3)."""
+    """Re-frames an OpenAI-compatible SSE stream for the client."""
 
     def __init__(
         self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
@@ -334,7 +334,7 @@ class OpenAIStreamTranslator(StreamTranslator):
         return [self._own_chunk(choices=[], usage=priced), _DONE_EVENT]
 
     def error_event(self, *, message: str, code: str) -> bytes:
-        """One chunk-shaped in-band error event, per protocol §10.3."""
+        """One chunk-shaped in-band error event"""
         return self._own_chunk(
             error={
                 "message": scrub(message),

@@ -1,4 +1,4 @@
-"""What a request asks of the model's reasoning (protocol §6.5, §11), in one shape for every
+"""What a request asks of the model's reasoning, in one shape for every
 adapter: OpenRouter's `reasoning` object, `reasoning_effort`, and the legacy switches."""
 
 from collections.abc import Mapping

@@ -17,7 +17,6 @@ from channels.adapters.base import (
     StreamTranslator,
     TranslatedResponse,
     UpstreamStreamError,
-    Usage,
 )
 from channels.adapters.wire import (
     SSEEvent,
@@ -26,7 +25,8 @@ from channels.adapters.wire import (
     generate_id,
     tool_calls_chars,
 )
-from config.log_filters import scrub
+from core.log_filters import scrub
+from core.usage import Usage
 
 DONE_EVENT = b"data: [DONE]\n\n"
 _DATA = b"data: "
@@ -34,7 +34,7 @@ _END = b"\n\n"
 
 
 def reasoning_fields(text: str) -> dict[str, str]:
-    """Reasoning text under both names clients read (protocol §9)."""
+    """Reasoning text under both names clients read."""
     return {"reasoning_content": text, "reasoning": text}
 
 
@@ -275,7 +275,7 @@ class SynthesizedStream(StreamTranslator):
         return events
 
     def error_event(self, *, message: str, code: str) -> bytes:
-        """One chunk-shaped in-band error event, per protocol §10.3."""
+        """One chunk-shaped in-band error event"""
         error = {"message": scrub(message), "type": "upstream_error", "param": None, "code": code}
         return self._chunk([{"index": 0, "delta": {}, "finish_reason": None}], error=error)
 

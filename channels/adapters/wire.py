@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import orjson
 
 from channels.adapters.base import BadUpstreamResponse
-from config.log_filters import scrub
+from core.log_filters import scrub
 
 ERROR_BODY_CHARS = 300
 MAX_EVENT_BYTES = 16 * 1024 * 1024

@@ -6,7 +6,7 @@ from decimal import Decimal
 import django.core.validators
 from django.db import migrations
 
-import channels.money
+import core.money
 from channels.money_migrations import money_to_units, units_to_money
 
 PRICES = ("input_price", "output_price", "cached_input_price")
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="channelmodel",
             name="input_price",
-            field=channels.money.MoneyField(
+            field=core.money.MoneyField(
                 default=Decimal("0"),
                 validators=[django.core.validators.MinValueValidator(Decimal("0"))],
             ),
@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="channelmodel",
             name="output_price",
-            field=channels.money.MoneyField(
+            field=core.money.MoneyField(
                 default=Decimal("0"),
                 validators=[django.core.validators.MinValueValidator(Decimal("0"))],
             ),
@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="channelmodel",
             name="cached_input_price",
-            field=channels.money.MoneyField(
+            field=core.money.MoneyField(
                 blank=True,
                 help_text="Empty = the input price.",
                 null=True,

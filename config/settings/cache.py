@@ -2,10 +2,10 @@
 is set, else an in-process cache."""
 
 from config.env import env
-from config.redis import pool_options
+from core.redis import pool_options
 
 REDIS_URL = env.str("REDIS_URL", default="")
-# Every Redis pool of a process (the shared clients of `config.redis`, one per event loop, and
+# Every Redis pool of a process (the shared clients of `core.redis`, one per event loop, and
 # the cache's) holds at most this many connections; a command that finds them all busy waits
 # up to REDIS_POOL_TIMEOUT seconds for one before it fails. In a burst that wait is the
 # process's own backlog (up to 3 s for 600 requests at once on a busy 2-core machine), so it is

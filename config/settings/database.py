@@ -21,7 +21,21 @@ else:
     # Under ASGI Django's persistent connections must stay off (CONN_MAX_AGE = 0); psycopg's
     # pool keeps the connections instead, shared by the threads that use the ORM.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    # The pool tests a connection before lending it (one empty query): after a database restart
+    # no thread is handed a connection the server has closed.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database that is down or swamped must fail a request within seconds, not stall it: a new
+    # connection gives up after DATABASE_CONNECT_TIMEOUT (libpq's minimum is 2 s), a thread
+    # waiting for a pooled one after DATABASE_POOL_TIMEOUT; the client API then answers 503
+    # database_unavailable (gateway.bridge.store).
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
+    options["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=2.0),
+        # A pool that lost its connections retries with a growing backoff (1, 2, 4, 8… s) for
+        # this long, then afresh whenever a thread asks for a connection: so a database back
+        # after a long outage is used again within seconds, not at the next distant retry.
+        "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=5.0),
     }

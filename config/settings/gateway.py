@@ -11,6 +11,17 @@ GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=5)
 GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=20 * 1024 * 1024)
 GATEWAY_AUTH_CACHE_SECONDS = env.float("GATEWAY_AUTH_CACHE_SECONDS", default=5.0)
 GATEWAY_CATALOG_SECONDS = env.float("GATEWAY_CATALOG_SECONDS", default=5.0)
+# Authentication (gateway.auth): keys found and keys not found are cached apart, each bounded
+# (oldest out first), so a flood of made-up keys never pushes out a valid one. A key in neither
+# cache costs a database lookup; each process allows GATEWAY_AUTH_LOOKUPS_PER_SECOND of them
+# (a second's worth at once; 0: no bound) and answers the rest 503 authentication_busy with
+# retry-after, so a flood costs bounded database work and a brand-new key is put off, not refused.
+GATEWAY_AUTH_CACHE_KEYS = env.int("GATEWAY_AUTH_CACHE_KEYS", default=100_000)
+GATEWAY_AUTH_UNKNOWN_KEYS = env.int("GATEWAY_AUTH_UNKNOWN_KEYS", default=20_000)
+GATEWAY_AUTH_LOOKUPS_PER_SECOND = env.float("GATEWAY_AUTH_LOOKUPS_PER_SECOND", default=200.0)
+# After a database read of the client path failed (gateway.bridge.store), the next ones answer
+# 503 database_unavailable at once for this long; then one read at a time tries again.
+GATEWAY_DATABASE_RETRY_SECONDS = env.float("GATEWAY_DATABASE_RETRY_SECONDS", default=1.0)
 # Admission: a request reserves its worst case — the bound of its prompt tokens
 # (gateway.estimate.prompt_tokens_bound) plus `max_tokens` (this default when the client sends
 # none, which is then sent upstream as the answer's cap) at the plan's highest prices — until its
@@ -37,6 +48,30 @@ GATEWAY_RESERVATION_RESYNC_SECONDS = env.float("GATEWAY_RESERVATION_RESYNC_SECON
 # journal is billed by the next sweep of any gateway process on the machine.
 GATEWAY_JOURNAL_DIR = env.path("GATEWAY_JOURNAL_DIR", default=var_dir() / "journal")
 GATEWAY_JOURNAL_SWEEP_SECONDS = env.float("GATEWAY_JOURNAL_SWEEP_SECONDS", default=5.0)
+
+# The edge (gateway.edge): what one connection may take. A request's line and headers must
+# arrive within GATEWAY_HEADER_TIMEOUT of the connection (or of its first byte on a kept-alive
+# one) and within GATEWAY_MAX_HEADER_BYTES; its body may pause at most GATEWAY_BODY_TIMEOUT
+# between two parts; a client that reads nothing of a response for GATEWAY_WRITE_TIMEOUT is
+# disconnected; an idle kept-alive connection closes after GATEWAY_KEEPALIVE_TIMEOUT. At most
+# GATEWAY_MAX_CONNECTIONS are open at once (0: as many as the descriptor limit fits).
+GATEWAY_HEADER_TIMEOUT = env.float("GATEWAY_HEADER_TIMEOUT", default=10.0)
+GATEWAY_MAX_HEADER_BYTES = env.int("GATEWAY_MAX_HEADER_BYTES", default=64 * 1024)
+GATEWAY_BODY_TIMEOUT = env.float("GATEWAY_BODY_TIMEOUT", default=15.0)
+GATEWAY_WRITE_TIMEOUT = env.float("GATEWAY_WRITE_TIMEOUT", default=30.0)
+GATEWAY_KEEPALIVE_TIMEOUT = env.float("GATEWAY_KEEPALIVE_TIMEOUT", default=5.0)
+GATEWAY_MAX_CONNECTIONS = env.int("GATEWAY_MAX_CONNECTIONS", default=0)
+# On SIGTERM, requests in flight get this long to finish; then streams end with an in-band
+# error and unanswered requests with a 503, each billed and recorded, and the process exits.
+GATEWAY_SHUTDOWN_GRACE = env.float("GATEWAY_SHUTDOWN_GRACE", default=20.0)
+
+# Operational endpoints: when set, `/metrics` answers only `Authorization: Bearer <token>` and
+# `/readyz` names its checks only to that bearer (others get ready or not). Empty leaves both
+# open, as the embedded demo needs. `/healthz` is always open.
+GATEWAY_METRICS_TOKEN = env.str("GATEWAY_METRICS_TOKEN", default="")
+# Browser origins allowed to call the client API (`https://app.example.com`; `*`: any); empty
+# sends no CORS headers. Keys travel in headers, not cookies: no credentialed CORS.
+GATEWAY_CORS_ORIGINS = env.list("GATEWAY_CORS_ORIGINS", default=[])
 
 # Django refuses larger bodies itself; the chat endpoint answers them with a 413 envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES

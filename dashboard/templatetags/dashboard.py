@@ -4,19 +4,21 @@ from decimal import Decimal
 
 from django import template
 
-from channels.money import format_money
+from core.money import format_money
 
 register = template.Library()
-SHOWN_PLACES = Decimal("0.000001")
 
 
 @register.filter
 def usd(value: Decimal | int | None) -> str:
-    """An amount in USD to six decimals at most ("$0.000123", "$12.5"), "—" for None."""
+    """An amount in USD exactly as stored, with two decimals at least and no trailing zeros
+    past them ("$0.0000054", "$12.50", "$3.00"), "—" for None."""
     if value is None:
         return "—"
-    amount = format_money(Decimal(value).quantize(SHOWN_PLACES))
-    return f"-${amount[1:]}" if amount.startswith("-") else f"${amount}"
+    amount = format_money(Decimal(value))
+    sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+    whole, _, places = digits.partition(".")
+    return f"{sign}${whole}.{places.ljust(2, '0')}"
 
 
 @register.filter

@@ -1,19 +1,19 @@
 """The keys page: limits and spend bars, create (the secret shown once), revoke."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from billing.models import ApiKey
-from billing.services import account_default, api_key_create, api_key_revoke
+from billing.services import api_key_create, api_key_revoke
+from config.permissions import model_perm, staff_permission_required
 from dashboard.forms import KeyCreateForm
 from dashboard.selectors import key_rows
 
 
-@staff_member_required
+@staff_permission_required(model_perm(ApiKey, "view"), post=(model_perm(ApiKey, "add"),))
 @never_cache
 def key_list(request: HttpRequest) -> HttpResponse:
     """Every key with its limits and spend; POST creates one and shows its secret once."""
@@ -21,7 +21,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         key, secret = api_key_create(
-            account=data["account"] or account_default(),
+            account=data["account"],
             name=data["name"],
             spend_limit=data["spend_limit"],
             limit_reset=data["limit_reset"],
@@ -35,7 +35,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/keys.html", {"rows": key_rows(), "form": form})
 
 
-@staff_member_required
+@staff_permission_required(model_perm(ApiKey, "change"))
 @require_POST
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponseRedirect:
     """Revoke a key for good."""

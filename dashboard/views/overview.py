@@ -1,16 +1,17 @@
 """The overview: figures and charts over a time range, the top models, keys, accounts, channels."""
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from billing.models import ApiKey
+from billing.models import ApiKey, UsageRecord
 from billing.selectors import UsageFilters, usage_dead_letters_unresolved
 from channels.selectors import channels_live
+from config.permissions import model_perm, staff_permission_required
 from dashboard.selectors import (
     TIME_RANGES,
     chart_data,
+    name_deleted_channels,
     range_start,
     series_total,
     time_range,
@@ -29,7 +30,7 @@ TOP_LISTS: tuple[tuple[str, GroupBy], ...] = (
 BACKLOG_ALARM = 10_000
 
 
-@staff_member_required
+@staff_permission_required(model_perm(UsageRecord, "view"))
 def overview(request: HttpRequest) -> HttpResponse:
     """Totals and charts for the chosen range (`?range=24h|7d|30d|90d`), and the top lists."""
     now = timezone.now()
@@ -42,6 +43,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         limit=5,
     )
     tops = {title: breakdown[group_by] for title, group_by in TOP_LISTS}
+    tops["Channels"] = name_deleted_channels(tops["Channels"])
     context = {
         "ranges": TIME_RANGES,
         "range": choice,

@@ -2,16 +2,20 @@
 
 from urllib.parse import urlencode
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from billing.api import TIME_OUT_OF_RANGE, filter_time_in_range
 from billing.models import LedgerEntry, UsageRecord
 from billing.selectors import UsageFilters, usage_list
+from config.permissions import model_perm, staff_permission_required, user_can
 from dashboard.forms import UsageFilterForm
+from dashboard.selectors import attempts_shown
 from reports.selectors import usage_summary
 
 PAGE_SIZE = 50
+# The database's OFFSET is a signed 64-bit integer: a page past this one cannot exist.
+MAX_PAGE = (2**63 - 1) // PAGE_SIZE
 
 
 def _report_query(filters: UsageFilters) -> str:
@@ -26,12 +30,37 @@ def _report_query(filters: UsageFilters) -> str:
     return urlencode(params)
 
 
-@staff_member_required
+def _page(request: HttpRequest) -> int:
+    """The page number from `?page=`: 1 when absent or not a positive number; 404 past
+    `MAX_PAGE`."""
+    text = request.GET.get("page", "")
+    if not (text.isascii() and text.isdigit()):
+        return 1
+    page = int(text)
+    if page > MAX_PAGE:
+        raise Http404("No such page.")
+    return max(1, page)
+
+
+def _filters(form: UsageFilterForm) -> UsageFilters:
+    """The form's filters when valid and within the reports' time range, else none (the form
+    then shows why)."""
+    if not form.is_valid():
+        return UsageFilters()
+    for name in ("since", "until"):
+        moment = form.cleaned_data.get(name)
+        if moment is not None and not filter_time_in_range(moment):
+            form.add_error(name, TIME_OUT_OF_RANGE)
+            return UsageFilters()
+    return form.filters()
+
+
+@staff_permission_required(model_perm(UsageRecord, "view"))
 def usage_explorer(request: HttpRequest) -> HttpResponse:
     """Records matching the filters, a page at a time, with their totals."""
     form = UsageFilterForm(request.GET or None)
-    filters = form.filters() if form.is_valid() else UsageFilters()
-    page = max(1, int(request.GET["page"])) if request.GET.get("page", "").isdigit() else 1
+    filters = _filters(form)
+    page = _page(request)
     start = (page - 1) * PAGE_SIZE
     records = list(
         usage_list(filters=filters).select_related("key", "channel")[start : start + PAGE_SIZE + 1]
@@ -50,19 +79,28 @@ def usage_explorer(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/usage_list.html", context)
 
 
-@staff_member_required
+@staff_permission_required(model_perm(UsageRecord, "view"))
 def usage_detail(request: HttpRequest, record_id: str) -> HttpResponse:
-    """One request: its attempts, tokens, prices, cost, and its ledger charge.
+    """One request: its attempts, tokens, prices, cost, and (with view_ledgerentry) its ledger
+    charge.
 
     A record deleted by retention answers 404 with its charge, which the ledger keeps.
     """
+    if "\x00" in record_id:
+        # No id holds a NUL, and PostgreSQL refuses one in a query.
+        raise Http404("No such request.")
     record = (
         UsageRecord.objects.select_related("key", "account", "channel").filter(pk=record_id).first()
     )
-    charge = LedgerEntry.objects.filter(request_id=record_id).select_related("account").first()
+    # False: no charge; None: the viewer may not see the ledger.
+    charge: LedgerEntry | bool | None = None
+    if user_can(request.user, model_perm(LedgerEntry, "view")):
+        charges = LedgerEntry.objects.filter(request_id=record_id).select_related("account")
+        charge = charges.first() or False
     if record is None:
-        if charge is None:
+        if not charge:
             raise Http404("No such request.")
-        context = {"record_id": record_id, "charge": charge}
-        return render(request, "dashboard/usage_pruned.html", context, status=404)
-    return render(request, "dashboard/usage_detail.html", {"record": record, "charge": charge})
+        pruned = {"record_id": record_id, "charge": charge}
+        return render(request, "dashboard/usage_pruned.html", pruned, status=404)
+    context = {"record": record, "charge": charge, "attempts": attempts_shown(record)}
+    return render(request, "dashboard/usage_detail.html", context)

@@ -18,7 +18,7 @@ from django.db import DataError, IntegrityError, close_old_connections, connecti
 
 from billing.models import UsageRecord
 from billing.services import usage_dead_letter_save, usage_records_save
-from config.write_lock import serialized_writes
+from core.write_lock import serialized_writes
 from gateway.accounting import UsageDraft
 from gateway.bridge.journal import journal
 from gateway.bridge.reservations import reservations

@@ -9,7 +9,9 @@ from reports.triggers import install_usage_trigger
 
 def queue_existing_usage(apps, schema_editor):
     """Install the trigger and queue every record already stored, oldest first, for the rollup."""
-    install_usage_trigger(schema_editor.connection)
+    install_usage_trigger(
+        schema_editor.connection, records="billing_usagerecord", queue="reports_pendingusage"
+    )
     schema_editor.execute(
         "INSERT INTO reports_pendingusage (record_id) "
         "SELECT id FROM billing_usagerecord ORDER BY created_at"

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db import migrations
 
-import channels.money
+import core.money
 from channels.money_migrations import money_to_units, units_to_money
 
 ROLLUPS = ("hourlyusage", "dailyusage", "hourlydimensionusage", "dailydimensionusage")
@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             migrations.AlterField(
                 model_name=rollup,
                 name="cost",
-                field=channels.money.MoneyField(default=Decimal("0")),
+                field=core.money.MoneyField(default=Decimal("0")),
             )
             for rollup in ROLLUPS
         ),

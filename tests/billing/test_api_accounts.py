@@ -1,4 +1,4 @@
-"""Billing management API (design §7): accounts and credits."""
+"""Billing management API: accounts and credits."""
 
 from decimal import Decimal
 from typing import Any

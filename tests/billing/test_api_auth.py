@@ -1,4 +1,4 @@
-"""Billing management API (design §7): authentication and staff-only access."""
+"""Billing management API: authentication and staff-only access."""
 
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +35,7 @@ ENDPOINTS = [
         "post", ACCOUNTS + "{account}/credits/", {"amount": "9"}, 201, id="account-credit"
     ),
     pytest.param("get", KEYS, None, 200, id="keys-list"),
-    pytest.param("post", KEYS, {"name": "new-key"}, 201, id="keys-create"),
+    pytest.param("post", KEYS, {"name": "new-key", "account": "{account}"}, 201, id="keys-create"),
     pytest.param("get", KEYS + "{key}/", None, 200, id="key-get"),
     pytest.param("patch", KEYS + "{key}/", {"rpm_limit": 3}, 200, id="key-patch"),
     pytest.param("delete", KEYS + "{key}/", None, 204, id="key-revoke"),
@@ -48,6 +48,10 @@ def call(client: Client, method: str, path: str, body: Any, ids: dict[str, Any])
     url = path.format(**ids)
     if body is None:
         return request(url)
+    body = {
+        name: value.format(**ids) if isinstance(value, str) else value
+        for name, value in body.items()
+    }
     return request(url, body, content_type="application/json")
 
 

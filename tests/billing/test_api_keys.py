@@ -1,4 +1,4 @@
-"""Billing management API (design §7): API keys (create, patch, revoke, list)."""
+"""Billing management API: API keys (create, patch, revoke, list)."""
 
 from datetime import timedelta
 from typing import Any
@@ -72,20 +72,25 @@ def test_key_create_returns_the_secret_once(staff_client: APIClient) -> None:
     assert as_time(detail["expires_at"]) == as_time(expires)
 
 
-def test_every_key_gets_a_fresh_secret(staff_client: APIClient) -> None:
-    first = staff_client.post(KEYS, {"name": "one"}, format="json").json()
-    second = staff_client.post(KEYS, {"name": "two"}, format="json").json()
+@pytest.fixture
+def account() -> Account:
+    return AccountFactory.create(name="acme")
+
+
+def test_every_key_gets_a_fresh_secret(staff_client: APIClient, account: Account) -> None:
+    first = staff_client.post(KEYS, {"name": "one", "account": account.pk}, format="json").json()
+    second = staff_client.post(KEYS, {"name": "two", "account": account.pk}, format="json").json()
 
     assert first["key"] != second["key"]
     assert first["prefix"] != second["prefix"]
 
 
-def test_key_create_defaults(staff_client: APIClient) -> None:
-    response = staff_client.post(KEYS, {"name": "plain"}, format="json")
+def test_key_create_defaults(staff_client: APIClient, account: Account) -> None:
+    response = staff_client.post(KEYS, {"name": "plain", "account": account.pk}, format="json")
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["account"] == Account.objects.get(name="default").pk
+    assert body["account"] == account.pk
     assert body["spend_limit"] is None
     assert body["limit_reset"] is None
     assert body["rpm_limit"] is None
@@ -95,19 +100,19 @@ def test_key_create_defaults(staff_client: APIClient) -> None:
     assert body["revoked"] is False
 
 
-def test_keys_without_account_share_the_default_account(staff_client: APIClient) -> None:
-    AccountFactory.create(name="acme")
-    first = staff_client.post(KEYS, {"name": "one"}, format="json")
-    second = staff_client.post(KEYS, {"name": "two", "account": None}, format="json")
+@pytest.mark.parametrize("body", [{"name": "one"}, {"name": "two", "account": None}])
+def test_a_key_needs_an_account(staff_client: APIClient, body: dict[str, Any]) -> None:
+    response = staff_client.post(KEYS, body, format="json")
 
-    assert (first.status_code, second.status_code) == (201, 201)
-    default = Account.objects.get(name="default")
-    assert first.json()["account"] == second.json()["account"] == default.pk
-    assert Account.objects.count() == 2
+    assert response.status_code == 400
+    assert response.json()["account"]  # DRF's field error names it
+    assert not ApiKey.objects.exists()
+    assert not Account.objects.exists()  # no silent "default" account
 
 
-def test_key_create_with_null_limits(staff_client: APIClient) -> None:
-    body = {"name": "k", "spend_limit": None, "limit_reset": None, "rpm_limit": None}
+def test_key_create_with_null_limits(staff_client: APIClient, account: Account) -> None:
+    body = {"name": "k", "account": account.pk, "spend_limit": None, "limit_reset": None}
+    body["rpm_limit"] = None
 
     response = staff_client.post(KEYS, body, format="json")
 
@@ -118,10 +123,9 @@ def test_key_create_with_null_limits(staff_client: APIClient) -> None:
 
 
 @pytest.mark.parametrize("period", ["daily", "weekly", "monthly"])
-def test_key_limit_reset_periods(staff_client: APIClient, period: str) -> None:
-    response = staff_client.post(
-        KEYS, {"name": "k", "spend_limit": "1", "limit_reset": period}, format="json"
-    )
+def test_key_limit_reset_periods(staff_client: APIClient, account: Account, period: str) -> None:
+    body = {"name": "k", "account": account.pk, "spend_limit": "1", "limit_reset": period}
+    response = staff_client.post(KEYS, body, format="json")
     assert response.status_code == 201
     assert response.json()["limit_reset"] == period
     assert staff_client.get(key_url(response.json()["id"])).json()["limit_reset"] == period

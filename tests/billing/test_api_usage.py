@@ -1,4 +1,4 @@
-"""Billing management API (design §7): usage records, pagination and filters."""
+"""Billing management API: usage records, pagination and filters."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta

@@ -19,8 +19,8 @@ from billing.services import (
     usage_dead_letter_save,
     usage_records_save,
 )
-from channels.adapters.base import Usage
 from channels.models import Channel
+from core.usage import Usage, UsageStatus
 from gateway.accounting import UsageDraft
 from tests.billing.refusals import REFUSED_USER, SECRET_IN_ERROR, refuse_usage
 from tests.factories import ApiKeyFactory, ChannelFactory
@@ -54,7 +54,7 @@ def draft(key: ApiKey, channel: Channel | None = None, **fields: object) -> Usag
         account_id=key.account_id,
         key_id=key.pk,
         model="gpt-4o-mini",
-        status="ok",
+        status=UsageStatus.OK,
         http_status=200,
         served_model="gpt-4o-mini",
         provider="openai",

@@ -1,5 +1,5 @@
 """Money is exact on every backend: PostgreSQL's numeric, and SQLite's integer units of 1e-10 USD
-(`channels.money.MoneyField`). The same tests run under `make test` on both."""
+(`core.money.MoneyField`). The same tests run under `make test` on both."""
 
 import random
 from collections import defaultdict
@@ -25,8 +25,8 @@ from billing.services import (
     ledger_post,
     usage_records_save,
 )
-from channels.adapters.base import Usage
 from channels.models import ChannelModel
+from core.usage import Usage
 from reports.models import DailyUsage, HourlyUsage, PendingUsage
 from reports.rollup import usage_rollup_run
 from reports.selectors import usage_summary

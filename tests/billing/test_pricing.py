@@ -1,11 +1,11 @@
-"""Request cost from usage and unit prices (design §6): Decimal, ten places, nothing twice."""
+"""Request cost from usage and unit prices: Decimal, ten places, nothing twice."""
 
 from decimal import Decimal, localcontext
 
 import pytest
 
 from billing.pricing import Prices, usage_cost
-from channels.adapters.base import Usage
+from core.usage import Usage
 
 GPT_4O_MINI = Prices(input=Decimal("0.15"), output=Decimal("0.6"))
 WITH_CACHE_PRICE = Prices(input=Decimal("3"), output=Decimal("15"), cached_input=Decimal("0.3"))

@@ -66,8 +66,8 @@ def browser_context_factory() -> Iterator[object]:
 
 @pytest.fixture
 def operator(transactional_db: None) -> User:
-    """A staff user who logs in through the admin's login form."""
-    return User.objects.create_user("browser-operator", password=PASSWORD, is_staff=True)
+    """A superuser who logs in through the admin's login form."""
+    return User.objects.create_superuser("browser-operator", password=PASSWORD)
 
 
 @pytest.fixture

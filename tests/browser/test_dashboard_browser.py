@@ -147,6 +147,7 @@ def test_create_a_key_see_its_secret_once_and_revoke_it(page, live_server, traff
     bar = page.locator("tr[data-key=web-app] [role=progressbar]")
     assert bar.get_attribute("aria-valuenow") == "100"  # 5.81 spent of a 5 USD limit
     page.fill("#id_name", "mobile-app")
+    page.select_option("#id_account", label="acme")
     page.fill("#id_spend_limit", "3")
     page.select_option("#id_limit_reset", "daily")
     page.get_by_role("button", name="Create key").click()

@@ -1,4 +1,4 @@
-"""Channel management API (design §7): authentication and staff-only access."""
+"""Channel management API: authentication and staff-only access."""
 
 from collections.abc import Callable
 from typing import Any

@@ -1,4 +1,4 @@
-"""Channel management API (design §7): list, create and get `/api/admin/channels/`."""
+"""Channel management API: list, create and get `/api/admin/channels/`."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Channel management API (design §7): patch and delete `…/channels/<id>/`, secrets hidden."""
+"""Channel management API: patch and delete `…/channels/<id>/`, secrets hidden."""
 
 from datetime import timedelta
 from typing import Any

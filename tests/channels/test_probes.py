@@ -1,4 +1,4 @@
-"""Active health probes (design §5): the probe, what it records, the test endpoint and action."""
+"""Active health probes: the probe, what it records, the test endpoint and action."""
 
 import socket
 from collections.abc import Iterator
@@ -20,7 +20,7 @@ from bench.fake_upstream.faults import fault_model
 from bench.fake_upstream.harness import FakeUpstream
 from channels.models import Channel, ChannelStatus, HealthCheck, ProbeMode
 from channels.probes import ProbeResult, probe_channel, probe_delay
-from channels.services import channel_record_probe
+from channels.services import channel_probe, channel_record_probe
 from tests.factories import ChannelFactory, ChannelModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def closed_port_url() -> str:
 
 def probe(channel: Channel) -> HealthCheck:
     """Probe and record, as the task does; the channel is refreshed from the database."""
-    check = channel_record_probe(channel=channel, result=probe_channel(channel))
+    check = channel_probe(channel=channel)
     channel.refresh_from_db()
     return check
 

@@ -9,8 +9,7 @@ from bench.fake_upstream import running_fake_upstream
 from bench.fake_upstream.faults import fault_model
 from bench.fake_upstream.harness import FakeUpstream
 from channels.models import ApiType, Channel, ChannelStatus, HealthCheck, ProbeMode
-from channels.probes import probe_channel
-from channels.services import channel_record_probe
+from channels.services import channel_probe
 from tests.factories import ChannelFactory, ChannelModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +44,7 @@ def provider_channel(upstream: FakeUpstream, api_type: str, **fields: Any) -> Ch
 
 
 def probe(channel: Channel) -> HealthCheck:
-    check = channel_record_probe(channel=channel, result=probe_channel(channel))
+    check = channel_probe(channel=channel)
     channel.refresh_from_db()
     return check
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from config.log_filters import REDACTED, ScrubSecretsFilter, scrub
+from core.log_filters import REDACTED, ScrubSecretsFilter, scrub
 
 SECRET = "sk-sy-AbCdEfGh1234567890abcdefghijklmnop"
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from config.redis import async_redis, sync_redis
+from core.redis import async_redis, sync_redis
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from billing.models import ApiKey, LedgerEntry
 from billing.services import account_credit, api_key_revoke
 from channels.models import HealthCheck
 from reports.rollup import usage_rollup_run
+from tests.dashboard.attempt_helpers import record_with_attempts
 from tests.factories import AccountFactory, ApiKeyFactory, ChannelFactory, UsageRecordFactory
 
 
@@ -63,8 +64,10 @@ def test_channels_page_shows_status_reason_figures_and_probe_timeline(staff_brow
             channel=channel, checked_at=now - timedelta(seconds=seconds), ok=ok, latency_ms=87,
             status_code=200 if ok else 503, error="" if ok else "HTTP 503",
         )  # fmt: skip
-    UsageRecordFactory(channel=channel, status="error", http_status=503)
-    UsageRecordFactory(channel=channel)
+    failed = {"channel_id": channel.pk, "channel": "flaky", "outcome": "server_error"}
+    served = {"channel_id": channel.pk, "channel": "flaky", "outcome": "ok", "latency_ms": 80}
+    record_with_attempts(channel=None, status="error", http_status=503, attempts=[failed])
+    record_with_attempts(channel=channel, attempts=[served])
 
     html = staff_browser.get("/dashboard/channels/").content.decode()
 
@@ -237,10 +240,15 @@ def test_create_a_key_shows_its_secret_once(staff_browser):
     assert secret not in listing
 
 
-def test_a_key_without_account_goes_to_the_default_account(staff_browser):
-    staff_browser.post("/dashboard/keys/", {"name": "plain"})
+def test_a_key_needs_an_account_in_the_form(staff_browser):
+    AccountFactory(name="acme")
 
-    assert ApiKey.objects.get(name="plain").account.name == "default"
+    response = staff_browser.post("/dashboard/keys/", {"name": "plain"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["account"] == ["This field is required."]
+    assert 'name="account" required' in response.content.decode()
+    assert not ApiKey.objects.filter(name="plain").exists()
 
 
 def test_keys_show_spend_bars_and_revoke(staff_browser):
@@ -256,7 +264,7 @@ def test_keys_show_spend_bars_and_revoke(staff_browser):
     html = staff_browser.get("/dashboard/keys/").content.decode()
 
     assert 'aria-valuenow="75"' in html
-    assert "$1.5 of $2" in html
+    assert "$1.50 of $2.00" in html
     response = staff_browser.post(f"/dashboard/keys/{key.pk}/revoke/", follow=True)
     key.refresh_from_db()
     assert key.revoked

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 from django.db import connection
 
 from bench.fake_upstream import FakeUpstream, running_fake_upstream
@@ -24,13 +23,14 @@ from billing.models import Account, UsageRecord
 from billing.services import account_create, account_credit, api_key_create
 from channels.models import Channel
 from channels.services import ModelOffer, channel_create
-from gateway import auth, catalog, stats
+from gateway import auth, catalog, ratelimit, stats
 from gateway.bridge.recorder import recorder
+from gateway.edge.server import GatewayServer, edge_config
 
 CHANNEL_SECRET_PREFIX = "sk-upstream-e2e-"
 
 
-class _Server(uvicorn.Server):
+class _Server(GatewayServer):
     def install_signal_handlers(self) -> None:
         """Signals belong to pytest."""
 
@@ -64,11 +64,12 @@ def _disconnect_other_sessions() -> None:
 
 @pytest.fixture(scope="session")
 def gateway_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[RunningGateway]:
-    """`config.asgi:application` under uvicorn on a free port, for the whole session."""
+    """`config.asgi:application` served as in production (gateway.edge.server) on a free port,
+    for the whole session."""
     from config.asgi import application
 
     port = _free_port()
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning")
+    config = edge_config(application, host="127.0.0.1", port=port, log_level="warning")
     server = _Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     with django_db_blocker.unblock():
@@ -199,5 +200,19 @@ def reservations(request: pytest.FixtureRequest, settings: Any) -> str:
     if request.param == "redis" and not settings.REDIS_URL:
         pytest.skip("no Redis in the SQLite run (config.settings.test_sqlite)")
     if request.param == "database":
+        settings.REDIS_URL = ""
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def fresh_local_limits() -> None:
+    """Each test starts with no per-process rate-limit counts."""
+    ratelimit.forget_local_limits()
+
+
+@pytest.fixture(params=["redis", "per-process"])
+def limits_store(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Run a test with rate limits in Redis, then again per process (no REDIS_URL)."""
+    if request.param == "per-process":
         settings.REDIS_URL = ""
     return str(request.param)

@@ -1,11 +1,13 @@
 """Another gateway process, as a second server of a deployment: same database, same Redis."""
 
 import os
+import resource
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -21,10 +23,14 @@ def database_url() -> str:
 
 
 @contextmanager
-def gateway_process(**env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`uvicorn config.asgi:application` in a subprocess on a free port; yields it and its URL,
-    and stops it on the way out (SIGTERM, then SIGKILL after 15 s) if it is still running."""
+def gateway_process(
+    *, descriptors: int | None = None, log: Path | None = None, **env: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The gateway (`python -m gateway.edge.server`) in a subprocess on a free port, with at
+    most `descriptors` open files when given and its output in `log` when given; yields it and
+    its URL, and stops it on the way out (SIGTERM, then SIGKILL after 15 s) if still running."""
     port = _free_port()
+    output = None if log is None else log.open("ab")
     environment = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -35,8 +41,7 @@ def gateway_process(**env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "config.asgi:application",
+            "gateway.edge.server",
             "--port",
             str(port),
             "--log-level",
@@ -44,6 +49,9 @@ def gateway_process(**env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]
         ],
         cwd=BASE_DIR,
         env=environment,
+        preexec_fn=None if descriptors is None else lambda: _limit_descriptors(descriptors),
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
     )
     try:
         _wait_until_up(port)
@@ -56,6 +64,13 @@ def gateway_process(**env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=10)
+        if output is not None:
+            output.close()
+
+
+def _limit_descriptors(count: int) -> None:
+    """In the child: at most `count` open files, a limit it cannot raise."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
 
 def _wait_until_up(port: int) -> None:

@@ -13,8 +13,8 @@ from django.utils import timezone
 from billing.models import Account, ApiKey, LedgerEntry, Reservation, UsageRecord
 from billing.pricing import Prices, usage_cost
 from billing.services import account_create, account_credit, api_key_create
-from channels.adapters.base import Usage
-from config.redis import sync_redis
+from core.redis import sync_redis
+from core.usage import Usage
 from gateway.estimate import prompt_tokens_bound
 from tests.gateway.conftest import Gateway
 

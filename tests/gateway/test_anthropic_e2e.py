@@ -1,5 +1,5 @@
 """Anthropic channels end to end: the OpenAI SDK as the client, the fake upstream speaking the
-Messages API (protocol §7): text, tools, images, reasoning, cache tokens, errors, fallback."""
+Messages API: text, tools, images, reasoning, cache tokens, errors, fallback."""
 
 from decimal import Decimal
 

@@ -334,7 +334,7 @@ def test_tool_call_non_stream(gateway):
 
 
 def assert_tool_call_fragments(chunks: list[Any], name: str) -> dict[int, dict[str, Any]]:
-    """One call per choice, streamed by the rules of protocol §3.3; the accumulated calls."""
+    """One call per choice, streamed as OpenAI streams them; the accumulated calls."""
     calls: dict[int, dict[str, Any]] = {}
     finishes: Counter[int] = Counter()
     roles: Counter[int] = Counter()

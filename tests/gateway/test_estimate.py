@@ -5,7 +5,7 @@ import orjson
 import pytest
 
 from bench.fake_upstream import count_prompt_tokens
-from channels.adapters.base import Usage
+from core.usage import Usage
 from gateway.estimate import (
     CHARS_PER_TOKEN,
     MESSAGE_OVERHEAD_TOKENS,

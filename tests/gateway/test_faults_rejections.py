@@ -145,3 +145,5 @@ def test_client_timeout_before_the_answer_is_recorded_as_cancelled_and_billed_it
     assert record.cost == cost_of(record)
     assert record.cost > 0
     assert calls(gateway) == {slow: 1}
+    # The attempt counts on the channel's page, as the client's leaving, not its failure.
+    assert [(a["channel"], a["outcome"]) for a in record.attempts] == [("main", "cancelled")]

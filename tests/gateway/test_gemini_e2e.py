@@ -1,5 +1,5 @@
 """Gemini channels end to end: the OpenAI SDK as the client, the fake upstream speaking
-`generateContent` / `streamGenerateContent?alt=sse` (protocol §8): text, tools with thought
+`generateContent` / `streamGenerateContent?alt=sse`: text, tools with thought
 signatures, images, reasoning, the stream without `[DONE]`, errors."""
 
 from decimal import Decimal

@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from channels.adapters.base import Usage
+from core.usage import Usage
 from gateway import metrics
 from gateway.accounting import AttemptLog, UsageDraft
 
@@ -182,7 +182,7 @@ def test_default_registry_metrics_move(monkeypatch):
     assert after == pytest.approx(before + 1)
 
 
-def test_metrics_view_exposes_the_families(monkeypatch):
+def test_metrics_view_exposes_the_families(monkeypatch, db):
     monkeypatch.delenv(metrics.MULTIPROC_DIR_ENV, raising=False)
     metrics.observe_request(served_draft(), "openai-b")
     metrics.set_breaker_state("openai-a", "open")
@@ -215,7 +215,7 @@ WORKER = textwrap.dedent(
 
     from django.utils import timezone
 
-    from channels.adapters.base import Usage
+    from core.usage import Usage
     from gateway import metrics
     from gateway.accounting import UsageDraft
 
@@ -244,7 +244,7 @@ def run_workers(directory: Path, states: list[str]) -> None:
         assert worker.wait(timeout=60) == 0
 
 
-def test_multiprocess_mode_sums_the_workers(tmp_path, monkeypatch):
+def test_multiprocess_mode_sums_the_workers(tmp_path, monkeypatch, db):  # the scrape reads channels
     run_workers(tmp_path, ["open", "half_open"])
     monkeypatch.setenv(metrics.MULTIPROC_DIR_ENV, str(tmp_path))
 

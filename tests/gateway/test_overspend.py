@@ -15,8 +15,8 @@ from bench.fake_upstream import fault_model, reply_text
 from billing.models import ApiKey, LedgerKind
 from billing.pricing import Prices, usage_cost
 from billing.services import account_create, account_credit, api_key_create, ledger_post
-from channels.adapters.base import Usage
 from channels.services import ModelOffer, channel_create
+from core.usage import Usage
 from gateway import catalog
 from gateway.estimate import estimate_prompt_tokens, prompt_tokens_bound
 from tests.gateway.conftest import CHANNEL_SECRET_PREFIX, Gateway

@@ -1,6 +1,6 @@
 """Reasoning through OpenAI-compatible channels end to end: OpenRouter's `reasoning` object goes
 upstream also as `reasoning_effort`, and the upstream's reasoning (vLLM's `reasoning`) reaches
-the client in both spellings, counted in the usage (protocol §6.5, §9)."""
+the client in both spellings, counted in the usage."""
 
 from tests.gateway.providers_helpers import (
     COMPLETION_TOKENS,

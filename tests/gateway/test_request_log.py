@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from billing.keys import generate_key
-from channels.adapters.base import Usage
-from config.log_filters import scrub
+from core.log_filters import scrub
+from core.usage import Usage, UsageStatus
 from gateway import request_log
 from gateway.accounting import AttemptLog, UsageDraft
 
@@ -26,7 +26,7 @@ def served_draft() -> UsageDraft:
         served_model="openai/gpt-4o",
         provider="openai",
         channel_id=7,
-        status="ok",
+        status=UsageStatus.OK,
         http_status=200,
         stream=True,
         usage=Usage(prompt_tokens=100, completion_tokens=40, cached_tokens=20),

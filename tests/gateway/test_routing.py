@@ -1,4 +1,5 @@
-"""Routing: the attempts a request makes follow design §4 and OpenRouter's `provider` object."""
+"""Routing: the attempts a request makes follow the README's routing rules and OpenRouter's
+`provider` object."""
 
 import random
 from decimal import Decimal

@@ -21,7 +21,7 @@ def health(channel_id: int):
 
 def success(channel_id: int = 1, ttft_ms: float = 100.0, tokens: int = 50) -> None:
     stats.record_success(
-        channel_id, channel="c", ttft_ms=ttft_ms, completion_tokens=tokens, generation_seconds=1
+        channel_id, ttft_ms=ttft_ms, completion_tokens=tokens, generation_seconds=1
     )
 
 
@@ -56,4 +56,4 @@ def test_a_success_clears_the_recent_failure():
 
 
 async def _fail(channel_id: int) -> None:
-    stats.record_failure(channel_id, channel="c")
+    stats.record_failure(channel_id)

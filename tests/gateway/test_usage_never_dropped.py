@@ -27,8 +27,8 @@ MESSAGES = [{"role": "user", "content": "Hello there"}]
 
 @pytest.fixture
 def operator(gateway: Gateway) -> APIClient:
-    """The management API as a staff user."""
-    user = User.objects.create_user("ops", password="ops-pass", is_staff=True)
+    """The management API as a superuser."""
+    user = User.objects.create_superuser("ops", password="ops-pass")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from billing.models import UsageRecord, UsageStatus
+from billing.models import UsageRecord
+from core.usage import UsageStatus
 from tests.factories import ApiKeyFactory, ChannelFactory, UsageRecordFactory
 
 FIGURES = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")

@@ -6,11 +6,12 @@ from decimal import Decimal
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.models import LedgerEntry, UsageRecord
+from billing.models import LedgerEntry, UsageAttempt, UsageRecord
 from billing.services import usage_records_save
 from reports.models import DailyUsage, HourlyUsage
-from reports.retention import usage_prune
+from reports.retention import usage_attempts_prune, usage_prune
 from reports.rollup import usage_rollup_run
+from tests.dashboard.attempt_helpers import record_with_attempts
 from tests.factories import ApiKeyFactory, UsageRecordFactory
 
 
@@ -58,3 +59,26 @@ def test_retention_zero_keeps_everything(db, settings):
 
     assert usage_prune() == 0
     assert UsageRecord.objects.count() == 1
+
+
+def test_attempt_rows_past_their_retention_go_and_their_records_keep_their_attempts(db, settings):
+    settings.ATTEMPT_RETENTION_DAYS = 7
+    now = timezone.now()
+    attempt = {"channel": "c", "provider": "openai", "outcome": "ok", "http_status": 200}
+    old = record_with_attempts(attempts=[attempt, attempt], created_at=now - timedelta(days=8))
+    recent = record_with_attempts(attempts=[attempt], created_at=now - timedelta(days=6))
+
+    assert usage_attempts_prune(now=now) == 2
+
+    assert list(UsageAttempt.objects.values_list("request_id", flat=True)) == [recent.pk]
+    old.refresh_from_db()
+    assert len(old.attempts) == 2
+
+
+def test_attempt_retention_zero_keeps_every_row(db, settings):
+    settings.ATTEMPT_RETENTION_DAYS = 0
+    attempt = {"channel": "c", "provider": "openai", "outcome": "ok", "http_status": 200}
+    record_with_attempts(attempts=[attempt], created_at=timezone.now() - timedelta(days=400))
+
+    assert usage_attempts_prune() == 0
+    assert UsageAttempt.objects.count() == 1

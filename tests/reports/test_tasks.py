@@ -18,8 +18,15 @@ def test_beat_schedules_the_rollup_every_30_seconds_and_retention_daily():
     assert schedule["rollup-usage"] == {"task": "reports.tasks.rollup_usage", "schedule": 30.0}
     assert schedule["prune-usage"]["task"] == "reports.tasks.prune_usage"
     assert isinstance(schedule["prune-usage"]["schedule"], crontab)
+    assert schedule["prune-attempts"]["task"] == "reports.tasks.prune_attempts"
+    assert isinstance(schedule["prune-attempts"]["schedule"], crontab)
     app.loader.import_default_modules()
-    assert {"reports.tasks.rollup_usage", "reports.tasks.prune_usage"} <= set(app.tasks)
+    tasks = {
+        "reports.tasks.rollup_usage",
+        "reports.tasks.prune_usage",
+        "reports.tasks.prune_attempts",
+    }
+    assert tasks <= set(app.tasks)
 
 
 def test_the_tasks_roll_up_and_prune(db, settings):

@@ -4,6 +4,17 @@
 
   const COLORS = ["#2f6fdf", "#c53030", "#1f8a4c", "#b7791f"];
 
+  // A series' only value draws no line (spanGaps joins two values, not one: e.g. one hour of
+  // latencies): uPlot then draws its point; it draws every point anyway when it has room (`show`).
+  function lonePoint(plot, seriesIndex, show) {
+    if (show) return null;
+    const shown = [];
+    plot.data[seriesIndex].forEach(function (value, index) {
+      if (value != null) shown.push(index);
+    });
+    return shown.length === 1 ? shown : null;
+  }
+
   function drawCharts() {
     const source = document.getElementById("chart-data");
     if (!source || typeof uPlot === "undefined") return;
@@ -17,7 +28,10 @@
         legend: { show: names.length > 1 },
         scales: { x: { time: true } },
         series: [{}].concat(names.map(function (name, index) {
-          return { label: name, stroke: COLORS[index], width: 2, fill: index === 0 ? "rgba(47,111,223,0.08)" : undefined, spanGaps: true };
+          return {
+            label: name, stroke: COLORS[index], width: 2, fill: index === 0 ? "rgba(47,111,223,0.08)" : undefined,
+            spanGaps: true, points: { filter: lonePoint, size: 8, fill: COLORS[index] },
+          };
         })),
         axes: [{}, { size: 60 }],
       };

@@ -36,7 +36,7 @@ from billing.budget_mirror import (
 from billing.budgets import AccountBudget, Budget, Hold, KeyBudget, Refusal
 from billing.periods import period_start
 from billing.services import UsageWritten
-from config.redis import async_redis
+from core.redis import async_redis
 from gateway.bridge import store
 from gateway.bridge.reservations.base import Reservations, ReservationsUnavailable
 from gateway.schemas import KeyContext

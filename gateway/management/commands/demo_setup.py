@@ -1,6 +1,8 @@
-"""`manage.py demo_setup`: an admin user, a demo account, key and channel, created once."""
+"""`manage.py demo_setup`: an admin user, a demo account, key and channel, created once; the
+secrets go to `var/demo-credentials.txt` (mode 0600)."""
 
 import secrets
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +15,18 @@ from billing.services import account_create, account_credit, api_key_create
 from channels.models import ApiType
 from channels.selectors import channels_live
 from channels.services import ModelOffer, channel_create, channel_update
+from gateway.management.demo_credentials import (
+    ADMIN_PASSWORD,
+    API_KEY,
+    DemoCredentials,
+    credentials_box,
+    credentials_path,
+    credentials_read,
+    credentials_still_valid,
+    credentials_write,
+    display_path,
+    try_it,
+)
 
 ADMIN_USERNAME = "admin"
 DEMO_ACCOUNT = "demo"
@@ -33,37 +47,57 @@ DEMO_MODELS = [
 class Command(BaseCommand):
     """Create the demo once; later runs keep the data and change nothing but the channel URL."""
 
-    help = "Create an admin user, a demo account with credit, a demo key and a demo channel."
+    help = (
+        "Create an admin user, a demo account with credit, a demo key and a demo channel; save "
+        "the secrets to var/demo-credentials.txt (mode 0600) and show them in a box."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """--upstream-url: the fake upstream's API root; --gateway-url: for the printed curl."""
+        """--upstream-url: the fake upstream's API root; --gateway-url: where clients reach the
+        gateway; --no-box: leave the box to `demo_run`, which shows it once the gateway is up."""
         parser.add_argument("--upstream-url", default="http://127.0.0.1:9100/v1")
         parser.add_argument("--gateway-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--no-box", action="store_true")
 
-    @transaction.atomic
-    def handle(self, *args: Any, upstream_url: str, gateway_url: str, **options: Any) -> None:
-        """Print what was created; secrets only the one time they are made."""
-        self._admin(gateway_url)
-        account = self._account()
-        self._channel(upstream_url)
-        self._key(account, gateway_url)
-
-    def _admin(self, gateway_url: str) -> None:
-        user_model = get_user_model()
-        if user_model.objects.filter(username=ADMIN_USERNAME).exists():
-            self.stdout.write(
-                f"Admin user '{ADMIN_USERNAME}' exists (its password was printed when it was "
-                "created; reset it with "
-                f"`.venv/bin/python manage.py changepassword {ADMIN_USERNAME}`)."
-            )
-            return
-        password = secrets.token_urlsafe(12)
-        user_model.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Admin user created: {ADMIN_USERNAME} / {password}  ({gateway_url}/admin/)"
+    def handle(
+        self, *args: Any, upstream_url: str, gateway_url: str, no_box: bool, **options: Any
+    ) -> None:
+        """Say what was made; the secrets only in the file and the box, never in a log line."""
+        path = credentials_path()
+        with transaction.atomic():
+            known = credentials_read(path)
+            password = self._admin() or known.get(ADMIN_PASSWORD)
+            account = self._account()
+            self._channel(upstream_url)
+            key = self._key(account) or known.get(API_KEY)
+        # A password changed or a key revoked since the file was written is dropped from it.
+        current = credentials_still_valid(
+            DemoCredentials(
+                gateway_url=gateway_url,
+                admin_user=ADMIN_USERNAME,
+                admin_password=password,
+                api_key=key,
             )
         )
+        credentials_write(current, path)
+        self.stdout.write(f"Demo credentials saved to {display_path(path)} (mode 0600).")
+        if not no_box:
+            unicode = (getattr(sys.stdout, "encoding", "") or "").lower().startswith("utf")
+            self.stdout.write(try_it(current))
+            self.stdout.write(
+                self.style.SUCCESS(credentials_box(current, path=path, unicode=unicode))
+            )
+
+    def _admin(self) -> str | None:
+        """The new admin's password, or None when the user exists."""
+        user_model = get_user_model()
+        if user_model.objects.filter(username=ADMIN_USERNAME).exists():
+            self.stdout.write(f"Admin user '{ADMIN_USERNAME}' exists.")
+            return None
+        password = secrets.token_urlsafe(12)
+        user_model.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
+        self.stdout.write(f"Admin user '{ADMIN_USERNAME}' created.")
+        return password
 
     def _account(self) -> Account:
         account = Account.objects.filter(name=DEMO_ACCOUNT).first()
@@ -89,18 +123,12 @@ class Command(BaseCommand):
             channel_update(channel=channel, fields={"base_url": upstream_url})
             self.stdout.write(f"Demo channel '{DEMO_CHANNEL}' now points at {upstream_url}.")
 
-    def _key(self, account: Account, gateway_url: str) -> None:
+    def _key(self, account: Account) -> str | None:
+        """The new demo key's secret, or None when the key exists."""
         existing = ApiKey.objects.filter(account=account, name=DEMO_KEY_NAME).first()
         if existing is not None:
-            self.stdout.write(
-                f"Demo key exists ({existing.prefix}…; its secret was printed once). Make another "
-                f"with `.venv/bin/python manage.py create_api_key --account {DEMO_ACCOUNT}`."
-            )
-            return
+            self.stdout.write(f"Demo key exists ({existing.prefix}…).")
+            return None
         _, secret = api_key_create(account=account, name=DEMO_KEY_NAME)
-        self.stdout.write(self.style.SUCCESS(f"Demo API key (shown once): {secret}"))
-        self.stdout.write(
-            f"Try it:\n  curl {gateway_url}/v1/chat/completions -H 'Authorization: Bearer {secret}'"
-            " -H 'Content-Type: application/json'"
-            ' -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}\''
-        )
+        self.stdout.write(f"Demo API key '{DEMO_KEY_NAME}' created.")
+        return secret

@@ -21,8 +21,8 @@ from channels.adapters.base import (
     ResponseIdentity,
     StreamTranslator,
     UpstreamStreamError,
-    Usage,
 )
+from core.usage import Usage
 from gateway.estimate import estimate_usage
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

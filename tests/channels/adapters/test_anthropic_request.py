@@ -1,4 +1,4 @@
-"""Golden tests of the Anthropic adapter's request building (protocol §7.1)."""
+"""Golden tests of the Anthropic adapter's request building."""
 
 from typing import Any
 

@@ -1,5 +1,5 @@
 """Golden tests of the Anthropic adapter's answers: messages, every stream event type, usage and
-errors (protocol §7.2-§7.4). Streams in `tests/fixtures/anthropic/` are recordings of the
+errors. Streams in `tests/fixtures/anthropic/` are recordings of the
 fake upstream (`bench/fake_upstream/anthropic_dialect.py`)."""
 
 from typing import Any
@@ -12,8 +12,8 @@ from channels.adapters.base import (
     BadUpstreamResponse,
     ResponseIdentity,
     UpstreamStreamError,
-    Usage,
 )
+from core.usage import Usage
 from gateway.estimate import estimate_usage
 from tests.channels.adapters.openai_compat_helpers import (
     FIXTURES,

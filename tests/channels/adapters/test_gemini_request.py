@@ -1,4 +1,4 @@
-"""Golden tests of the Gemini adapter's request building (protocol §8)."""
+"""Golden tests of the Gemini adapter's request building."""
 
 from typing import Any
 

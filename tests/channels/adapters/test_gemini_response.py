@@ -1,5 +1,5 @@
 """Golden tests of the Gemini adapter's answers: candidates, thoughts, function calls, finish
-reasons, usageMetadata, the stream that ends at EOF, errors (protocol §8). Streams in
+reasons, usageMetadata, the stream that ends at EOF, errors. Streams in
 `tests/fixtures/gemini/` are recordings of the fake upstream (`gemini_dialect.py`)."""
 
 from typing import Any
@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from channels.adapters import adapter_for
-from channels.adapters.base import BadUpstreamResponse, UpstreamStreamError, Usage
+from channels.adapters.base import BadUpstreamResponse, UpstreamStreamError
+from core.usage import Usage
 from gateway.estimate import estimate_usage
 from tests.channels.adapters.openai_compat_helpers import (
     FIXTURES,

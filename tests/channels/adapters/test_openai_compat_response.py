@@ -7,8 +7,8 @@ import pytest
 
 from channels.adapters.base import (
     BadUpstreamResponse,
-    Usage,
 )
+from core.usage import Usage
 from gateway.estimate import estimate_usage
 from tests.channels.adapters.openai_compat_helpers import (
     PROMPT_ESTIMATE,

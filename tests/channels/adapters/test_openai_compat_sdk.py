@@ -12,8 +12,8 @@ import pytest
 from bench.fake_upstream import fault_model, reply_text, running_fake_upstream
 from channels.adapters.base import (
     UpstreamTarget,
-    Usage,
 )
+from core.usage import Usage
 from tests.channels.adapters.openai_compat_helpers import (
     ADAPTER,
     STREAMS,

@@ -9,8 +9,8 @@ from channels.adapters import openai_compat
 from channels.adapters.base import (
     BadUpstreamResponse,
     UpstreamStreamError,
-    Usage,
 )
+from core.usage import Usage
 from tests.channels.adapters.openai_compat_helpers import (
     SECRET,
     cost,

@@ -1,5 +1,5 @@
 """What a request asks of reasoning, the OpenAI-compatible extras (reasoning in both spellings,
-`reasoning` → `reasoning_effort`), and the shared SSE splitter (protocol §6.5, §9)."""
+`reasoning` → `reasoning_effort`), and the shared SSE splitter."""
 
 import dataclasses
 from typing import Any

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from channels.money import MONEY, format_money
+from core.money import MONEY, format_money
 
 
 class MoneyField(serializers.DecimalField):

@@ -1,4 +1,5 @@
-"""Paginated lists from an APIView: `{"count", "next", "previous", "results"}`."""
+"""Paginated lists from an APIView: `{"count", "next", "previous", "results"}`, at most
+`MAX_LIMIT` items a page."""
 
 from typing import Any, TypeVar
 
@@ -11,6 +12,16 @@ from rest_framework.views import APIView
 
 M = TypeVar("M", bound=Model)
 
+# A larger `?limit=` is cut to this: no page loads a whole table or overflows SQL's LIMIT.
+MAX_LIMIT = 1000
+
+
+class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    """`?limit=&offset=` pagination with `limit` capped at `MAX_LIMIT` (an offset past the end
+    gives an empty page without a query)."""
+
+    max_limit = MAX_LIMIT
+
 
 def paginated_response(
     *,
@@ -20,7 +31,7 @@ def paginated_response(
     serializer_class: type[BaseSerializer[M]],
 ) -> Response:
     """Serialize one page of `queryset` (`?limit=&offset=`) with pagination links."""
-    paginator = LimitOffsetPagination()
+    paginator = BoundedLimitOffsetPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     page_items: Any = page
     data = serializer_class(page_items, many=True).data

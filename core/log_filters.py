@@ -10,6 +10,9 @@ SECRET_PATTERNS = (
     re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9_\-\.=:+/]{8,}"),
     re.compile(r"(?i)\b(x-api-key|x-goog-api-key|api[_-]?key)([\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
     re.compile(r"\bgAAAAA[A-Za-z0-9_\-=]{20,}"),
+    # Google's API keys and Groq's: shapes the `sk-` pattern misses. A channel's own secret,
+    # whatever its shape, is scrubbed where an upstream's text is read (channels.scrub).
+    re.compile(r"\b(?:AIza[A-Za-z0-9_\-]{30,}|gsk_[A-Za-z0-9]{20,})"),
 )
 
 
@@ -18,7 +21,8 @@ def scrub(text: str) -> str:
     text = SECRET_PATTERNS[0].sub(REDACTED, text)
     text = SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = SECRET_PATTERNS[2].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    return SECRET_PATTERNS[3].sub(REDACTED, text)
+    text = SECRET_PATTERNS[3].sub(REDACTED, text)
+    return SECRET_PATTERNS[4].sub(REDACTED, text)
 
 
 class ScrubSecretsFilter(logging.Filter):

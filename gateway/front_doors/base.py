@@ -1,0 +1,34 @@
+"""The contract of a front door (pure: no I/O, no state)."""
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from django.http import HttpResponse
+
+from gateway.errors import GatewayError
+from gateway.schemas import ChatRequest
+
+
+class FrontDoor(Protocol):
+    """One client dialect. The pipeline speaks OpenAI Chat Completions inside: a request is a
+    ChatRequest, an answer a Chat Completions body or its SSE events."""
+
+    def parse(self, raw: bytes) -> ChatRequest:
+        """The pipeline's request for a client body; InvalidRequest (naming `param`) if bad."""
+        ...
+
+    def requested_model(self, raw: bytes) -> str:
+        """The model a body that failed to parse asked for, when readable; else ""."""
+        ...
+
+    def answer(self, body: bytes) -> bytes:
+        """The client's JSON for the pipeline's answer."""
+        ...
+
+    def events(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The client's SSE body for the pipeline's events (the last may be an in-band error)."""
+        ...
+
+    def error_response(self, error: GatewayError, request_id: str) -> HttpResponse:
+        """The client's error envelope, status and headers for `error`."""
+        ...

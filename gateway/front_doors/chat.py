@@ -1,0 +1,50 @@
+"""OpenAI's Chat Completions, with OpenRouter's routing controls: the pipeline's own dialect,
+so this door only parses and passes everything else through."""
+
+from collections.abc import AsyncIterator
+
+import orjson
+from django.http import HttpResponse
+
+from gateway.errors import GatewayError
+from gateway.parsing import parse_chat_request
+from gateway.responses import error_response
+from gateway.schemas import ChatRequest
+
+MODEL_LENGTH = 200
+
+
+def body_model(raw: bytes) -> str:
+    """A body's `model`, cut to what a record keeps, when it is a readable string; else ""."""
+    try:
+        model = orjson.loads(raw).get("model")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return model[:MODEL_LENGTH] if isinstance(model, str) else ""
+
+
+class ChatCompletionsDoor:
+    """`POST /v1/chat/completions`."""
+
+    def parse(self, raw: bytes) -> ChatRequest:
+        """The validated request (gateway.parsing)."""
+        return parse_chat_request(raw)
+
+    def requested_model(self, raw: bytes) -> str:
+        """The body's `model` (see `body_model`)."""
+        return body_model(raw)
+
+    def answer(self, body: bytes) -> bytes:
+        """As it is."""
+        return body
+
+    def events(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """As they are."""
+        return events
+
+    def error_response(self, error: GatewayError, request_id: str) -> HttpResponse:
+        """OpenAI's envelope."""
+        return error_response(error, request_id)
+
+
+CHAT_COMPLETIONS = ChatCompletionsDoor()

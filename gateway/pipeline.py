@@ -1,0 +1,194 @@
+"""The life of one client request, whatever its dialect: authenticate → admit (limits and a
+reservation) → plan → relay → account.
+
+The pipeline owns the request's usage draft and writes exactly one usage record per
+authenticated request, however it ends. It speaks OpenAI Chat Completions inside; a front door
+(gateway.front_doors) translates the client's dialect on the way in and out, and the view maps
+the Answer to HTTP.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from core.usage import UsageStatus
+from gateway import admission, auth, catalog, ratelimit, relay, stats
+from gateway.accounting import UsageDraft, new_request_id
+from gateway.background import spawn
+from gateway.bridge.journal import journal
+from gateway.bridge.recorder import recorder
+from gateway.clip import clip
+from gateway.errors import (
+    GatewayError,
+    InternalError,
+    InvalidRequest,
+    ModelNotAllowed,
+    ModelNotFound,
+)
+from gateway.estimate import estimate_prompt_tokens, prompt_tokens_bound
+from gateway.front_doors.base import FrontDoor
+from gateway.metrics import observe_request
+from gateway.request_log import log_request
+from gateway.routing import route_plan
+from gateway.schemas import ChatRequest, KeyContext, Offer
+
+logger = logging.getLogger(__name__)
+
+MODEL_NOT_FOUND = "The model '{model}' does not exist or no channel serves it."
+MODEL_NOT_ALLOWED = "This API key may not use the model '{model}'."
+INTERNAL_ERROR = "The gateway failed to handle this request."
+
+_rng = random.Random()  # noqa: S311 (load balancing, not security)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCall:
+    """What the pipeline needs of one HTTP request: its credentials and its body (read on
+    demand: `read_body` raises RequestTooLarge past GATEWAY_MAX_BODY_BYTES)."""
+
+    authorization: str
+    read_body: Callable[[], bytes]
+
+
+@dataclass(slots=True)
+class Answer:
+    """The pipeline's answer, in its own dialect, for a door to render: an error, a JSON body,
+    or SSE events (with `on_close`, which settles a stream the server never finished sending)."""
+
+    request_id: str
+    error: GatewayError | None = None
+    body: bytes | None = None
+    events: AsyncIterator[bytes] | None = None
+    on_close: Callable[[], Coroutine[Any, Any, None] | None] = lambda: None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def serve(door: FrontDoor, call: ClientCall) -> Answer:
+    """Answer one client request; exactly one usage record once the key is known."""
+    request_id = new_request_id()
+    started = time.monotonic()
+    try:
+        key = await auth.authenticate(call.authorization)
+    except GatewayError as error:
+        return Answer(request_id, error=error)
+    draft = UsageDraft(
+        id=request_id,
+        created_at=timezone.now(),
+        account_id=key.account_id,
+        key_id=key.key_id,
+        model="",
+        key_prefix=key.prefix,
+        limit_reset=key.limit_reset,
+    )
+    try:
+        return await _answer(door, call, key, draft, started)
+    except GatewayError as error:
+        draft.end(UsageStatus.ERROR, error.http_status, error.error_code)
+        _record(draft, started)
+        return Answer(request_id, error=error)
+    except asyncio.CancelledError:
+        draft.end(UsageStatus.CANCELLED, 499, relay.CLIENT_DISCONNECTED)
+        _record(draft, started)
+        raise
+    except Exception:
+        logger.exception("request %s failed", request_id)
+        draft.end(UsageStatus.ERROR, 500, InternalError.code)
+        _record(draft, started)
+        return Answer(request_id, error=InternalError(INTERNAL_ERROR))
+
+
+def _models_to_try(chat: ChatRequest, key: KeyContext, served: set[str]) -> list[str]:
+    """The primary model (which must be served and allowed), then the usable fallbacks."""
+    if chat.model not in served:
+        raise ModelNotFound(MODEL_NOT_FOUND.format(model=clip(chat.model)), param="model")
+    if not key.allows(chat.model):
+        raise ModelNotAllowed(MODEL_NOT_ALLOWED.format(model=clip(chat.model)), param="model")
+    fallbacks = [name for name in chat.fallback_models if name in served and key.allows(name)]
+    return [chat.model, *fallbacks]
+
+
+async def _answer(
+    door: FrontDoor, call: ClientCall, key: KeyContext, draft: UsageDraft, started: float
+) -> Answer:
+    raw = call.read_body()
+    try:
+        chat = door.parse(raw)
+    except InvalidRequest:
+        draft.model = door.requested_model(raw)
+        raise
+    draft.model, draft.stream, draft.user = chat.model, chat.stream, chat.user
+    snapshot = await catalog.current_catalog(wanting=[chat.model, *chat.fallback_models])
+    models = _models_to_try(chat, key, set(snapshot.offers))
+    prompt_tokens = estimate_prompt_tokens(chat.body)
+    rate = await admission.admit_rate(key, chat, prompt_tokens)
+    draft.tokens_charge = rate.tokens
+    plan = route_plan(
+        models=models,
+        offers=snapshot.offers,
+        preferences=chat.provider,
+        health=await stats.channel_health(stream=chat.stream),
+        rng=_rng,
+        max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
+    )
+    prompt_bound = prompt_tokens_bound(chat.body, body_bytes=len(raw))
+    worst_case = admission.worst_case_cost(chat, plan, prompt_bound)
+    journal.hold(draft, prompt_tokens=prompt_tokens, amount=worst_case)
+    await admission.reserve(request_id=draft.id, key=key, amount=worst_case)
+    exchange = relay.Exchange(
+        chat=chat,
+        draft=draft,
+        started=started,
+        deadline=started + settings.GATEWAY_REQUEST_DEADLINE,
+        _prompt_tokens=prompt_tokens,
+    )
+    if chat.stream:
+        answer = await _stream(exchange, plan)
+    else:
+        body = await relay.complete(exchange, plan)
+        draft.end(UsageStatus.OK, 200)
+        _record(draft, started)
+        answer = Answer(draft.id, body=body)
+        answer.headers["x-request-id"] = draft.id
+        answer.headers["x-switchyard-channel"] = draft.attempts[-1].channel
+    answer.headers.update(rate.headers)
+    return answer
+
+
+async def _stream(exchange: relay.Exchange, plan: list[Offer]) -> Answer:
+    opened = await relay.open_stream(exchange, plan)
+    draft = exchange.draft
+
+    def on_end() -> None:
+        _record(draft, exchange.started)
+
+    return Answer(
+        draft.id,
+        events=relay.relay_events(exchange, opened, on_end),
+        on_close=lambda: None if opened.settled else relay.abandon_stream(exchange, opened, on_end),
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            "x-request-id": draft.id,
+            "x-switchyard-channel": opened.offer.channel_name,
+        },
+    )
+
+
+def _record(draft: UsageDraft, started: float) -> None:
+    """The request is over: measure, log and journal it, and hand its record to the recorder."""
+    draft.latency_ms = round((time.monotonic() - started) * 1000)
+    channel = draft.channel_name or None
+    observe_request(draft, channel)
+    log_request(draft, draft.key_prefix, channel)
+    journal.end(draft)
+    recorder.submit(draft)
+    if draft.tokens_charge is not None:
+        used = draft.usage.prompt_tokens + draft.usage.completion_tokens
+        spawn(ratelimit.adjust(draft.tokens_charge, used), what="correcting a token limit")

@@ -1,0 +1,18 @@
+import { createOpenAI } from "@ai-sdk/openai";
+import { generateText, streamText } from "ai";
+
+const switchyard = createOpenAI({
+  baseURL: process.env.SWITCHYARD_BASE_URL,
+  apiKey: process.env.SWITCHYARD_API_KEY,
+});
+// .chat() speaks Chat Completions; switchyard("gpt-4o-mini") would call the Responses API.
+const model = switchyard.chat("gpt-4o-mini");
+
+const { text, usage } = await generateText({ model, prompt: "Hello" });
+console.log(text);
+console.log(usage);
+
+const result = streamText({ model, prompt: "Hello" });
+for await (const delta of result.textStream) process.stdout.write(delta);
+console.log();
+console.log(await result.usage);
