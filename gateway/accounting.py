@@ -92,6 +92,8 @@ class UsageDraft:
     ttft_ms: int | None = None
     attempts: list[AttemptLog] = field(default_factory=list)
     user: str = ""
+    endpoint: str = "chat"
+    """The front door the request came through (FrontDoor.endpoint)."""
     # For logs, metrics and the rate limits only, not stored on the record:
     key_prefix: str = ""
     limit_reset: str = ""

@@ -84,6 +84,7 @@ async def serve(door: FrontDoor, call: ClientCall) -> Answer:
         account_id=key.account_id,
         key_id=key.key_id,
         model="",
+        endpoint=door.endpoint,
         key_prefix=key.prefix,
         limit_reset=key.limit_reset,
     )

@@ -29,6 +29,21 @@ class ProviderPreferences:
 
 
 @dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A client body in its own dialect, for channels that speak it (same-dialect passthrough).
+
+    `api_type` is the channel protocol that can take `body` as sent (model replaced);
+    `requires` names the first field only that protocol can carry (routing then keeps only its
+    channels), or is "" when the translated chat body says everything.
+    """
+
+    api_type: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    requires: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """A validated chat completion request; `body` is what goes upstream (minus our fields)."""
 
@@ -42,6 +57,8 @@ class ChatRequest:
     n: int = 1
     user: str = ""
     exclude_reasoning: bool = False
+    native: NativeRequest | None = None
+    """The client's own body, when its door can pass it through to channels of its dialect."""
 
 
 @dataclass(frozen=True, slots=True)

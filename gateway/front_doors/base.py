@@ -13,6 +13,9 @@ class FrontDoor(Protocol):
     """One client dialect. The pipeline speaks OpenAI Chat Completions inside: a request is a
     ChatRequest, an answer a Chat Completions body or its SSE events."""
 
+    endpoint: str
+    """What records and reports call this door (`chat`, `messages`, …)."""
+
     def parse(self, raw: bytes) -> ChatRequest:
         """The pipeline's request for a client body; InvalidRequest (naming `param`) if bad."""
         ...

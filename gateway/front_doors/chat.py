@@ -26,6 +26,8 @@ def body_model(raw: bytes) -> str:
 class ChatCompletionsDoor:
     """`POST /v1/chat/completions`."""
 
+    endpoint = "chat"
+
     def parse(self, raw: bytes) -> ChatRequest:
         """The validated request (gateway.parsing)."""
         return parse_chat_request(raw)

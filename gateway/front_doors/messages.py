@@ -185,6 +185,8 @@ class _StreamTranslator:
 class MessagesDoor:
     """`POST /v1/messages`."""
 
+    endpoint = "messages"
+
     def parse(self, raw: bytes) -> ChatRequest:
         """The Messages body as the pipeline's chat request; InvalidRequest naming the field."""
         return parse_chat_request(orjson.dumps(chat_body(parse_object(raw))))
