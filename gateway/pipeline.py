@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,8 @@ class ClientCall:
 
     authorization: str
     read_body: Callable[[], bytes]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The request's headers (case-insensitive when the view passes Django's)."""
 
 
 @dataclass(slots=True)
@@ -68,6 +70,8 @@ class Answer:
     events: AsyncIterator[bytes] | None = None
     on_close: Callable[[], Coroutine[Any, Any, None] | None] = lambda: None
     headers: dict[str, str] = field(default_factory=dict)
+    native: bool = False
+    """The body or events are already in the client's dialect (same-dialect passthrough)."""
 
 
 async def serve(door: FrontDoor, call: ClientCall) -> Answer:

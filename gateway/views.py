@@ -128,6 +128,7 @@ class ChatCompletionsView(GatewayApiView):
         call = ClientCall(
             authorization=credentials_of(request),
             read_body=lambda: _body_of(request._request),
+            headers=request.headers,
         )
         return answer_response(self.door, await pipeline.serve(self.door, call))
 
@@ -144,9 +145,11 @@ def answer_response(door: FrontDoor, answer: Answer) -> HttpResponseBase:
     if answer.error is not None:
         return door.error_response(answer.error, answer.request_id)
     if answer.events is not None:
-        response = RelayStreamResponse(door.events(answer.events), on_close=answer.on_close)
+        events = answer.events if answer.native else door.events(answer.events)
+        response = RelayStreamResponse(events, on_close=answer.on_close)
     else:
-        response = json_response(door.answer(answer.body or b""))
+        body = answer.body or b""
+        response = json_response(body if answer.native else door.answer(body))
     for name, value in answer.headers.items():
         response[name] = value
     return response
