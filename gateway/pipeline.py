@@ -36,7 +36,7 @@ from gateway.estimate import estimate_prompt_tokens, prompt_tokens_bound
 from gateway.front_doors.base import FrontDoor
 from gateway.metrics import observe_request
 from gateway.request_log import log_request
-from gateway.routing import route_plan
+from gateway.routing import offers_for, route_plan
 from gateway.schemas import ChatRequest, KeyContext, Offer
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ async def _answer(
 ) -> Answer:
     raw = call.read_body()
     try:
-        chat = door.parse(raw)
+        chat = door.parse(raw, call.headers)
     except InvalidRequest:
         draft.model = door.requested_model(raw)
         raise
@@ -136,7 +136,7 @@ async def _answer(
     draft.tokens_charge = rate.tokens
     plan = route_plan(
         models=models,
-        offers=snapshot.offers,
+        offers=offers_for(chat, snapshot.offers),
         preferences=chat.provider,
         health=await stats.channel_health(stream=chat.stream),
         rng=_rng,
@@ -156,10 +156,10 @@ async def _answer(
     if chat.stream:
         answer = await _stream(exchange, plan)
     else:
-        body = await relay.complete(exchange, plan)
+        completed = await relay.complete(exchange, plan)
         draft.end(UsageStatus.OK, 200)
         _record(draft, started)
-        answer = Answer(draft.id, body=body)
+        answer = Answer(draft.id, body=completed.body, native=completed.native)
         answer.headers["x-request-id"] = draft.id
         answer.headers["x-switchyard-channel"] = draft.attempts[-1].channel
     answer.headers.update(rate.headers)
@@ -177,6 +177,7 @@ async def _stream(exchange: relay.Exchange, plan: list[Offer]) -> Answer:
         draft.id,
         events=relay.relay_events(exchange, opened, on_end),
         on_close=lambda: None if opened.settled else relay.abandon_stream(exchange, opened, on_end),
+        native=opened.native,
         headers={
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",

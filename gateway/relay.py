@@ -7,22 +7,21 @@ that channel, and a failure becomes one in-band error event, never a switch of c
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from django.conf import settings
 
 from billing.pricing import usage_cost
-from channels.adapters import adapter_for
+from channels.adapters import adapter_for, passthrough_for
 from channels.adapters.base import (
     Adapter,
     BadUpstreamResponse,
     Metering,
     ResponseIdentity,
     StreamTranslator,
-    TranslatedResponse,
     UnsupportedContent,
     UpstreamStreamError,
     UpstreamTarget,
@@ -130,11 +129,21 @@ class Exchange:
         stats.record_failure(offer.channel_id, retry_after=cooling, reason=reason)
 
 
-async def _send(adapter: Adapter, exchange: Exchange, offer: Offer, stream: bool) -> httpx.Response:
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How one attempt speaks to its channel: the adapter and the body it is given; `native`
+    when both are the client's own dialect, so the answer goes back as the upstream sent it."""
+
+    adapter: Adapter
+    body: Mapping[str, Any]
+    native: bool = False
+
+
+async def _send(wire: Wire, exchange: Exchange, offer: Offer, stream: bool) -> httpx.Response:
     """Open the upstream request; the caller closes the response."""
     try:
-        upstream = adapter.build_request(
-            body=exchange.chat.body,
+        upstream = wire.adapter.build_request(
+            body=wire.body,
             target=UpstreamTarget(
                 offer.base_url,
                 offer.api_key,
@@ -178,10 +187,14 @@ class _AttemptFailed(Exception):
         self.failure = failure
 
 
-def _adapter_of(offer: Offer) -> Adapter:
-    """The offer's adapter; a protocol this gateway cannot speak yet fails only this attempt."""
+def _wire_of(chat: ChatRequest, offer: Offer) -> Wire:
+    """The client's own body to a channel of its dialect, else the chat body through the
+    offer's adapter; a protocol this gateway cannot speak yet fails only this attempt."""
+    native = chat.native
+    if native is not None and native.api_type == offer.api_type:
+        return Wire(passthrough_for(offer.api_type, native.headers), native.body, native=True)
     try:
-        return adapter_for(offer.api_type)
+        return Wire(adapter_for(offer.api_type), chat.body)
     except KeyError:
         message = NO_ADAPTER.format(api_type=offer.api_type)
         raise _AttemptFailed(Failure("unsupported_protocol", True, message)) from None
@@ -190,7 +203,7 @@ def _adapter_of(offer: Offer) -> Adapter:
 async def _first_success(
     exchange: Exchange,
     plan: list[Offer],
-    attempt: Callable[[Offer, Adapter], Awaitable[T]],
+    attempt: Callable[[Offer, Wire], Awaitable[T]],
     limit_of: Callable[[Offer], float],
 ) -> tuple[T, Offer, float]:
     """Run `attempt` on each offer in turn, each within its time limit, until one succeeds;
@@ -207,7 +220,11 @@ async def _first_success(
         journal.attempt(exchange.draft.id, offer)
         exchange.in_flight, exchange.in_flight_started = offer, started
         try:
-            return await drain.within(limit, attempt(offer, _adapter_of(offer))), offer, started
+            return (
+                await drain.within(limit, attempt(offer, _wire_of(exchange.chat, offer))),
+                offer,
+                started,
+            )
         except _AttemptFailed as error:
             failure = error.failure
         except TimeoutError:
@@ -232,43 +249,52 @@ async def _first_success(
     raise exhausted(failures, exchange.chat.model)
 
 
-async def _answer(exchange: Exchange, offer: Offer, adapter: Adapter) -> TranslatedResponse:
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A non-streaming answer: its JSON body, and whether it is in the client's own dialect."""
+
+    body: bytes
+    native: bool = False
+
+
+async def _answer(exchange: Exchange, offer: Offer, wire: Wire) -> Completed:
     """One non-streaming attempt: the upstream's answer, translated."""
-    response = await _send(adapter, exchange, offer, stream=False)
+    response = await _send(wire, exchange, offer, stream=False)
     try:
         if response.status_code != 200:
-            raise _AttemptFailed(await _failure_of(adapter, response, offer))
+            raise _AttemptFailed(await _failure_of(wire.adapter, response, offer))
         payload = await response.aread()
     finally:
         await response.aclose()
-    return adapter.translate_response(
+    translated = wire.adapter.translate_response(
         payload=payload, identity=_identity(offer, exchange.chat), metering=exchange.metering(offer)
     )
+    exchange.draft.serve(offer, translated.usage, estimated=translated.usage_estimated)
+    return Completed(translated.body, wire.native)
 
 
-async def complete(exchange: Exchange, plan: list[Offer]) -> bytes:
+async def complete(exchange: Exchange, plan: list[Offer]) -> Completed:
     """Run a non-streaming request through the plan; the client's JSON body, or raise."""
     try:
-        translated, offer, started = await _first_success(
+        completed, offer, started = await _first_success(
             exchange,
             plan,
-            lambda offer, adapter: _answer(exchange, offer, adapter),
+            lambda offer, wire: _answer(exchange, offer, wire),
             lambda offer: offer.timeout,
         )
     except asyncio.CancelledError:
         exchange.bill_abandoned()
         raise
     exchange.log(offer, "ok", started, None)
-    exchange.draft.serve(offer, translated.usage, estimated=translated.usage_estimated)
     elapsed = time.monotonic() - started
     stats.record_success(
         offer.channel_id,
         model=offer.model,
         ttft_ms=elapsed * 1000,
-        completion_tokens=translated.usage.completion_tokens,
+        completion_tokens=exchange.draft.usage.completion_tokens,
         generation_seconds=elapsed,
     )
-    return translated.body
+    return completed
 
 
 @dataclass(slots=True)
@@ -282,20 +308,22 @@ class OpenStream:
     buffered: list[bytes] = field(default_factory=list)
     attempt_started: float = 0.0
     settled: bool = False
+    native: bool = False
+    """The events are the client's own dialect, as the upstream sent them."""
 
 
-async def _until_content(exchange: Exchange, offer: Offer, adapter: Adapter) -> OpenStream:
+async def _until_content(exchange: Exchange, offer: Offer, wire: Wire) -> OpenStream:
     """Open a stream on `offer` and read until its first content event (or its proper end)."""
-    response = await _send(adapter, exchange, offer, stream=True)
+    response = await _send(wire, exchange, offer, stream=True)
     try:
         if response.status_code != 200:
-            raise _AttemptFailed(await _failure_of(adapter, response, offer))
-        translator = adapter.stream_translator(
+            raise _AttemptFailed(await _failure_of(wire.adapter, response, offer))
+        translator = wire.adapter.stream_translator(
             identity=_identity(offer, exchange.chat),
             include_usage=exchange.chat.include_usage,
             metering=exchange.metering(offer),
         )
-        opened = OpenStream(offer, response, response.aiter_raw(), translator)
+        opened = OpenStream(offer, response, response.aiter_raw(), translator, native=wire.native)
         while not (translator.content_started or translator.done):
             try:
                 chunk = await anext(opened.chunks)
@@ -319,7 +347,7 @@ async def open_stream(exchange: Exchange, plan: list[Offer]) -> OpenStream:
         opened, _, started = await _first_success(
             exchange,
             plan,
-            lambda offer, adapter: _until_content(exchange, offer, adapter),
+            lambda offer, wire: _until_content(exchange, offer, wire),
             lambda offer: min(offer.first_token_timeout, offer.timeout),
         )
     except asyncio.CancelledError:
@@ -380,7 +408,7 @@ async def relay_events(
         if error is None:
             last = b"".join(translator.finish())
         else:
-            last = translator.error_event(message=error[0], code=error[1]) + b"data: [DONE]\n\n"
+            last = translator.error_event(message=error[0], code=error[1]) + translator.error_tail
         # Billed (and journaled) before the client has the last byte: a crash now loses nothing.
         await _settle(exchange, opened, on_end, failure=error)
         yield last

@@ -4,11 +4,17 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
-from gateway.errors import ModelUnavailableUpstream, NoAvailableChannel, NoHealthyChannel
+from gateway.errors import (
+    InvalidRequest,
+    ModelUnavailableUpstream,
+    NoAvailableChannel,
+    NoHealthyChannel,
+)
 from gateway.schemas import (
     HEALTHY,
     BreakerState,
     ChannelHealth,
+    ChatRequest,
     Offer,
     ProviderPreferences,
     SortBy,
@@ -25,6 +31,10 @@ LACKS_PARAMETER = (
     " (provider.require_parameters is true)"
 )
 ALL_UNHEALTHY = "Every candidate channel for {models} is down or its circuit breaker is open"
+NEEDS_NATIVE = (
+    "'{param}' can only be sent to a channel speaking the client's own API ({api_type}),"
+    " and none serves {model!r}"
+)
 UNKNOWN_UPSTREAM = (
     "Every channel serving {models} answered recently that its upstream does not know the model"
 )
@@ -34,6 +44,27 @@ Health = Mapping[int, ChannelHealth]
 HardFilter = tuple[Callable[[Offer], bool], str, list[str]]
 # Half-open last, then unknown figures last, then the figure (lower goes first).
 SortKey = tuple[bool, bool, Decimal | float]
+
+
+def offers_for(
+    chat: ChatRequest, offers: Mapping[str, Sequence[Offer]]
+) -> Mapping[str, Sequence[Offer]]:
+    """The offers that can carry the request: all of them, unless it uses something only its
+    own dialect's channels take (`native.requires`); InvalidRequest naming it if none can."""
+    native = chat.native
+    if native is None or not native.requires:
+        return offers
+    models = (chat.model, *chat.fallback_models)
+    speaking = {
+        model: [offer for offer in offers.get(model, ()) if offer.api_type == native.api_type]
+        for model in models
+    }
+    if not any(speaking.values()):
+        message = NEEDS_NATIVE.format(
+            param=native.requires, api_type=native.api_type, model=chat.model
+        )
+        raise InvalidRequest(message, param=native.requires)
+    return speaking
 
 
 def route_plan(

@@ -111,6 +111,9 @@ class StreamTranslator(ABC):
     completion_chars: int = 0
     """Characters of generated text so far, to estimate usage when the upstream gives none."""
 
+    error_tail: bytes = b"data: [DONE]\n\n"
+    """What ends the client's stream after an in-band `error_event`."""
+
     @abstractmethod
     def feed(self, data: bytes) -> list[bytes]:
         """Consume upstream bytes; return the client events they complete."""

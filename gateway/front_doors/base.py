@@ -1,6 +1,6 @@
 """The contract of a front door (pure: no I/O, no state)."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from django.http import HttpResponse
@@ -11,13 +11,16 @@ from gateway.schemas import ChatRequest
 
 class FrontDoor(Protocol):
     """One client dialect. The pipeline speaks OpenAI Chat Completions inside: a request is a
-    ChatRequest, an answer a Chat Completions body or its SSE events."""
+    ChatRequest, an answer a Chat Completions body or its SSE events — unless the request
+    carries its own body (`ChatRequest.native`) and a channel of its dialect served it: then
+    the answer is already the client's, and `answer`/`events` are not called."""
 
     endpoint: str
     """What records and reports call this door (`chat`, `messages`, …)."""
 
-    def parse(self, raw: bytes) -> ChatRequest:
-        """The pipeline's request for a client body; InvalidRequest (naming `param`) if bad."""
+    def parse(self, raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
+        """The pipeline's request for a client body and its headers; InvalidRequest (naming
+        `param`) if bad."""
         ...
 
     def requested_model(self, raw: bytes) -> str:

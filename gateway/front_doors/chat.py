@@ -1,7 +1,7 @@
 """OpenAI's Chat Completions, with OpenRouter's routing controls: the pipeline's own dialect,
 so this door only parses and passes everything else through."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import orjson
 from django.http import HttpResponse
@@ -28,8 +28,9 @@ class ChatCompletionsDoor:
 
     endpoint = "chat"
 
-    def parse(self, raw: bytes) -> ChatRequest:
-        """The validated request (gateway.parsing)."""
+    def parse(self, raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
+        """The validated request (gateway.parsing); OpenAI-compatible channels take its body
+        as sent already."""
         return parse_chat_request(raw)
 
     def requested_model(self, raw: bytes) -> str:

@@ -1,13 +1,17 @@
-"""Anthropic's Messages API (`POST /v1/messages`, what Claude Code speaks) as a front door,
-translated through the pipeline's chat form for every channel.
+"""Anthropic's Messages API (`POST /v1/messages`, what Claude Code speaks) as a front door.
 
-The answer maps back as the Anthropic adapter maps it forward, in reverse: finish reason →
-`stop_reason`, content → a text block, tool calls → `tool_use` blocks (streamed as
-`input_json_delta`), usage → Anthropic usage with cached tokens moved out of `input_tokens`.
-Errors use Anthropic's envelope; everything failing because overloaded is 529.
+To `anthropic` channels the client's body and its `anthropic-version` / `anthropic-beta` pass
+through as sent, and the answer comes back as the upstream sent it (channels.adapters.
+anthropic_passthrough). For every other channel the request is translated through the
+pipeline's chat form, and the answer maps back as the Anthropic adapter maps it forward, in
+reverse: finish reason → `stop_reason`, reasoning → a `thinking` block (without signature),
+content → a text block, tool calls → `tool_use` blocks (streamed as `input_json_delta`), usage →
+Anthropic usage with cached tokens moved out of `input_tokens`. Errors use Anthropic's
+envelope; everything failing because overloaded is 529.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -15,10 +19,15 @@ from django.http import HttpResponse
 
 from gateway.errors import GatewayError
 from gateway.front_doors.chat import body_model
-from gateway.front_doors.messages_request import chat_body
+from gateway.front_doors.messages_request import translate
 from gateway.parsing import parse_chat_request, parse_object
 from gateway.responses import error_response
-from gateway.schemas import ChatRequest
+from gateway.schemas import ChatRequest, NativeRequest
+
+API_TYPE = "anthropic"
+"""The channel protocol that takes a Messages body as sent."""
+DIALECT_HEADERS = ("anthropic-version", "anthropic-beta")
+"""The client's headers that travel with its body to Anthropic channels."""
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -70,6 +79,8 @@ def anthropic_message(body: bytes) -> dict[str, Any]:
     choice = (chat.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     content: list[dict[str, Any]] = []
+    if thinking := _reasoning_of(message):
+        content.append({"type": "thinking", "thinking": thinking, "signature": ""})
     if message.get("content"):
         content.append({"type": "text", "text": message["content"]})
     for call in message.get("tool_calls") or []:
@@ -94,6 +105,12 @@ def anthropic_message(body: bytes) -> dict[str, Any]:
     }
 
 
+def _reasoning_of(message: Mapping[str, Any]) -> str:
+    """Reasoning text in either spelling (OpenRouter's `reasoning`, or `reasoning_content`)."""
+    text = message.get("reasoning") or message.get("reasoning_content")
+    return text if isinstance(text, str) else ""
+
+
 def _event(kind: str, data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **data}) + b"\n\n"
 
@@ -103,7 +120,8 @@ class _StreamTranslator:
 
     def __init__(self) -> None:
         self.started = False
-        self.block: tuple[str, int] | None = None  # ("text", -1) or ("tool", openai index)
+        # ("thinking", -2), ("text", -1) or ("tool", openai index)
+        self.block: tuple[str, int] | None = None
         self.index = -1
         self.stop_reason = "end_turn"
         self.usage: dict[str, int] = anthropic_usage(None)
@@ -142,6 +160,12 @@ class _StreamTranslator:
             self.usage = anthropic_usage(chunk["usage"])
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
+            if thinking := _reasoning_of(delta):
+                if self.block != ("thinking", -2):
+                    opening = {"type": "thinking", "thinking": "", "signature": ""}
+                    events += self._open("thinking", -2, opening)
+                text = {"type": "thinking_delta", "thinking": thinking}
+                events.append(_event("content_block_delta", {"index": self.index, "delta": text}))
             if delta.get("content"):
                 if self.block is None or self.block[0] != "text":
                     events += self._open("text", -1, {"type": "text", "text": ""})
@@ -187,9 +211,15 @@ class MessagesDoor:
 
     endpoint = "messages"
 
-    def parse(self, raw: bytes) -> ChatRequest:
-        """The Messages body as the pipeline's chat request; InvalidRequest naming the field."""
-        return parse_chat_request(orjson.dumps(chat_body(parse_object(raw))))
+    def parse(self, raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
+        """The Messages body as the pipeline's chat request, carrying the body itself and its
+        dialect headers for Anthropic channels; InvalidRequest naming the field."""
+        data = parse_object(raw)
+        translation = translate(data)
+        chat = parse_chat_request(orjson.dumps(translation.body))
+        forwarded = {name: headers[name] for name in DIALECT_HEADERS if headers.get(name)}
+        native = NativeRequest(API_TYPE, data, headers=forwarded, requires=translation.requires)
+        return replace(chat, native=native)
 
     def requested_model(self, raw: bytes) -> str:
         """The body's `model` (see `body_model`)."""

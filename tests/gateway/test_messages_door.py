@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from bench.fake_upstream import fault_model
+from bench.fake_upstream.openai_dialect import THINKING_TEXT
 
 MODEL = "claude-sonnet-4-5"
 HELLO = [{"role": "user", "content": "Say hello"}]
@@ -166,3 +167,27 @@ def test_the_key_as_x_api_key_works_on_every_client_endpoint(gateway, channel):
 
     assert (models.status_code, key.status_code, without.status_code) == (200, 200, 401)
     assert MODEL in [entry["id"] for entry in models.json()["data"]]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_reasoning_comes_back_as_a_thinking_block_first(gateway, channel, stream):
+    params = {
+        "model": MODEL,
+        "max_tokens": 2000,
+        "messages": HELLO,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }
+    if stream:
+        with sdk(gateway).messages.stream(**params) as events:
+            kinds = [event.type for event in events]
+            message = events.get_final_message()
+        assert "thinking" in kinds  # the SDK's event for a thinking_delta
+    else:
+        message = sdk(gateway).messages.create(**params)
+
+    thinking, text = message.content
+    assert thinking.type == "thinking"
+    assert thinking.thinking == THINKING_TEXT
+    assert thinking.signature == ""  # a translated channel signs nothing
+    assert text.type == "text" and text.text
+    assert gateway.received()[0]["body"]["reasoning"] == {"max_tokens": 1024}
