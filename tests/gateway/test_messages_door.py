@@ -189,5 +189,6 @@ def test_reasoning_comes_back_as_a_thinking_block_first(gateway, channel, stream
     assert thinking.type == "thinking"
     assert thinking.thinking == THINKING_TEXT
     assert thinking.signature == ""  # a translated channel signs nothing
-    assert text.type == "text" and text.text
+    assert text.type == "text"
+    assert text.text
     assert gateway.received()[0]["body"]["reasoning"] == {"max_tokens": 1024}
