@@ -20,6 +20,7 @@ from bench.fake_upstream.openai_dialect import (
     THINKING_TEXT,
     ChatPlan,
     RequestError,
+    count_prompt_tokens,
     dumps,
     plan_chat,
 )
@@ -49,6 +50,12 @@ STREAM_ERROR_EVENT = (
 ).encode()
 MALFORMED_EVENT = b"event: content_block_delta\ndata: {not json\n\n"
 SIGNATURE = "EqQBCkgIARABGAIiQFakeSignature"
+MISSING_THINKING = (
+    "messages.{position}.content.0.type: Expected `thinking` or `redacted_thinking`, but found"
+    " `{found}`. When `thinking` is enabled, a final `assistant` message must start with a"
+    " thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."
+)
+INVALID_SIGNATURE = "messages.{position}.content.{index}: Invalid `signature` in `thinking` block"
 MODEL_IDS = ("claude-sonnet-4-5", "claude-haiku-4-5")
 
 
@@ -99,6 +106,37 @@ def _check_turns(messages: object) -> list[dict[str, Any]]:
     return messages
 
 
+def _ends_with_tool_result(messages: list[dict[str, Any]]) -> bool:
+    content = messages[-1].get("content")
+    blocks = content if isinstance(content, list) else []
+    return any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
+
+
+def _thinking_on(body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def _check_thinking(messages: list[dict[str, Any]]) -> None:
+    """As Anthropic does with thinking on: every thinking block carries the text and signature
+    it was issued with, and an assistant turn whose tool use is being continued starts with one."""
+    for position, message in enumerate(messages):
+        blocks = message.get("content")
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+            if not isinstance(block, dict) or block.get("type") != "thinking":
+                continue
+            if block.get("signature") != SIGNATURE or block.get("thinking") != THINKING_TEXT:
+                raise RequestError(INVALID_SIGNATURE.format(position=position, index=index))
+    if len(messages) < 2 or not _ends_with_tool_result(messages):
+        return
+    position = len(messages) - 2
+    blocks = messages[position].get("content")
+    first = blocks[0] if isinstance(blocks, list) and blocks else {"type": "text"}
+    kind = first.get("type") if isinstance(first, dict) else "text"
+    if kind not in ("thinking", "redacted_thinking"):
+        raise RequestError(MISSING_THINKING.format(position=position, found=kind))
+
+
 def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
     """The request as the OpenAI planner reads it."""
     system = body.get("system")
@@ -142,16 +180,33 @@ def _plan(body: dict[str, Any], model: str, fault: Fault, stream: bool) -> ChatP
         if "temperature" in body and body["temperature"] != 1:
             raise RequestError("temperature may only be set to 1 when thinking is enabled")
         reasoning = THINKING_TEXT
-    plan = plan_chat(_openai_view(body), model, fault)
+    elif isinstance(thinking, dict) and thinking.get("type") == "adaptive":
+        reasoning = THINKING_TEXT
+    view = _openai_view(body)
+    if _thinking_on(body):
+        _check_thinking(body["messages"])
+    after_tool_result = _ends_with_tool_result(body["messages"])
+    plan = plan_chat(view, model, fault, after_tool_result=after_tool_result)
     return replace(plan, reasoning=reasoning, id=f"msg_{os.urandom(12).hex()}")
 
 
+def count_tokens(body: dict[str, Any], fault: Fault) -> int:
+    """`POST /v1/messages/count_tokens`: the input tokens `/v1/messages` would report for the
+    body (reads and writes included), counted as the dialect counts prompts."""
+    view = _openai_view(body)
+    return count_prompt_tokens(view["messages"], unit=fault.prompt_tokens)
+
+
 def _usage(plan: ChatPlan, *, output_tokens: int) -> dict[str, Any]:
-    """Anthropic usage: `input_tokens` excludes the cache reads."""
+    """Anthropic usage: `input_tokens` excludes the cache reads and writes."""
     usage: dict[str, Any] = {
-        "input_tokens": plan.prompt_tokens - plan.cached_tokens,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": plan.prompt_tokens - plan.cached_tokens - plan.cache_writes,
+        "cache_creation_input_tokens": plan.cache_writes,
         "cache_read_input_tokens": plan.cached_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": plan.cache_write_tokens,
+            "ephemeral_1h_input_tokens": plan.cache_write_1h_tokens,
+        },
         "output_tokens": output_tokens,
     }
     if plan.reasoning_tokens:
@@ -257,7 +312,8 @@ def _events(plan: ChatPlan) -> list[Event]:
     delta = {"stop_reason": STOP_REASONS[plan.finish_reason], "stop_sequence": None}
     final: dict[str, Any] = {"delta": delta}
     if plan.send_usage:
-        final["usage"] = {"output_tokens": _output_tokens(plan)}
+        # Cumulative, as Anthropic sends it: the input figures again with the final output.
+        final["usage"] = _usage(plan, output_tokens=_output_tokens(plan))
     events.append((False, _event("message_delta", final)))
     events.append((False, _event("message_stop", {})))
     return events

@@ -31,9 +31,11 @@ _INT_OPTIONS: dict[str, tuple[int, int]] = {
     "words": (0, MAX_WORDS),
     "chunk_delay_ms": (0, _MAX_MS),
     "cached_tokens": (0, _MAX_COUNT),
+    "cache_write_tokens": (0, _MAX_COUNT),
+    "cache_write_1h_tokens": (0, _MAX_COUNT),
 }
 _FLOAT_OPTIONS: dict[str, tuple[float, float]] = {"retry_after": (0.0, 86_400.0)}
-_BOOL_OPTIONS = frozenset({"no_usage", "echo", "drop", "echo_credential"})
+_BOOL_OPTIONS = frozenset({"no_usage", "echo", "drop", "echo_credential", "no_tools"})
 # key -> the values it takes.
 _CHOICE_OPTIONS: dict[str, frozenset[str]] = {"prompt_tokens": frozenset({"words", "bytes"})}
 _TRUE = frozenset({"1", "true", "yes"})
@@ -66,6 +68,12 @@ class Fault:
     echo: bool = False
     drop: bool = False
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens reported as written to the cache (Anthropic's 5-minute cache)."""
+    cache_write_1h_tokens: int = 0
+    """Prompt tokens reported as written to Anthropic's 1-hour cache."""
+    no_tools: bool = False
+    """Answer text even when tools are offered."""
     echo_credential: bool = False
     """The injected error (``status`` or ``error_after``) repeats the credential the request
     presented, raw and encoded (see ``bench.fake_upstream.echo``)."""

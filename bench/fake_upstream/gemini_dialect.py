@@ -136,8 +136,15 @@ def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
 def _plan(body: dict[str, Any], model: str, fault: Fault, stream: bool) -> ChatPlan:
     thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
     shows_thoughts = thinking.get("includeThoughts") is True and thinking.get("thinkingBudget") != 0
-    plan = plan_chat(_openai_view(body), model, fault)
+    view = _openai_view(body)
+    plan = plan_chat(view, model, fault, after_tool_result=_ends_with_function_response(body))
     return replace(plan, reasoning=THINKING_TEXT if shows_thoughts else None)
+
+
+def _ends_with_function_response(body: dict[str, Any]) -> bool:
+    last = body["contents"][-1]
+    parts = last.get("parts") if isinstance(last, dict) else None
+    return any(isinstance(p, dict) and "functionResponse" in p for p in parts or [])
 
 
 def _usage(plan: ChatPlan) -> dict[str, Any]:

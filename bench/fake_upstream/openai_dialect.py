@@ -60,19 +60,32 @@ class ChatPlan:
     send_usage: bool
     reasoning: str | None = None
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the (5-minute) cache; part of ``prompt_tokens``."""
+    cache_write_1h_tokens: int = 0
+    """Prompt tokens written to the 1-hour cache; part of ``prompt_tokens``."""
 
     @property
     def reasoning_tokens(self) -> int:
         """Tokens of the reasoning text (one per word)."""
         return len(self.reasoning.split()) if self.reasoning else 0
 
+    @property
+    def cache_writes(self) -> int:
+        """Every prompt token written to a cache (both lifetimes)."""
+        return self.cache_write_tokens + self.cache_write_1h_tokens
+
     def usage(self) -> dict[str, Any]:
-        """Return the OpenAI ``usage`` object for this completion."""
+        """Return the OpenAI ``usage`` object for this completion; cache writes are reported as
+        OpenRouter does (``prompt_tokens_details.cache_write_tokens``, inside ``prompt_tokens``)."""
+        prompt_details: dict[str, Any] = {"cached_tokens": self.cached_tokens, "audio_tokens": 0}
+        if self.cache_writes:
+            prompt_details["cache_write_tokens"] = self.cache_writes
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens + self.reasoning_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens + self.reasoning_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
+            "prompt_tokens_details": prompt_details,
             "completion_tokens_details": {
                 "reasoning_tokens": self.reasoning_tokens,
                 "audio_tokens": 0,
@@ -221,11 +234,25 @@ def asks_reasoning(body: dict[str, Any]) -> bool:
     return asked.get("enabled") is not False and asked.get("effort") != "none"
 
 
-def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
-    """Validate a chat request and decide the full answer; raise RequestError on bad input."""
+def ends_with_tool_result(messages: list[Any]) -> bool:
+    """Whether the conversation's last message is an OpenAI tool result (``role: tool``)."""
+    last = messages[-1] if messages else None
+    return isinstance(last, dict) and last.get("role") == "tool"
+
+
+def plan_chat(
+    body: dict[str, Any], model: str, fault: Fault, *, after_tool_result: bool | None = None
+) -> ChatPlan:
+    """Validate a chat request and decide the full answer; raise RequestError on bad input.
+
+    A conversation whose last message is a tool result (``after_tool_result``, read from the
+    OpenAI messages when None) is answered with text, so that agent loops end; so is every
+    request under the ``no_tools`` directive."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError("'messages' must be a non-empty array", param="messages")
+    if after_tool_result is None:
+        after_tool_result = ends_with_tool_result(messages)
     n = _int_field(body, "n", 1, 1, MAX_CHOICES)
     options = body.get("stream_options")
     include_usage = (
@@ -234,6 +261,8 @@ def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
         and options.get("include_usage") is True
     )
     tool_call = pick_tool_call(body)
+    if fault.no_tools or after_tool_result:
+        tool_call = None
     prompt_tokens = count_prompt_tokens(messages, unit=fault.prompt_tokens)
     pieces: tuple[tuple[str, ...], ...]
     if tool_call is not None:
@@ -254,6 +283,8 @@ def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
             for words in per_choice
         )
         completion_tokens = count * n
+    cached_tokens = min(fault.cached_tokens, prompt_tokens)
+    writes_5m = min(fault.cache_write_tokens, prompt_tokens - cached_tokens)
     return ChatPlan(
         id=f"chatcmpl-{os.urandom(12).hex()}",
         created=int(time.time()),
@@ -265,7 +296,11 @@ def plan_chat(body: dict[str, Any], model: str, fault: Fault) -> ChatPlan:
         completion_tokens=completion_tokens,
         include_usage=include_usage,
         send_usage=not fault.no_usage,
-        cached_tokens=min(fault.cached_tokens, prompt_tokens),
+        cached_tokens=cached_tokens,
+        cache_write_tokens=writes_5m,
+        cache_write_1h_tokens=min(
+            fault.cache_write_1h_tokens, prompt_tokens - cached_tokens - writes_5m
+        ),
         reasoning=THINKING_TEXT if asks_reasoning(body) else None,
     )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from bench.fake_upstream.anthropic_dialect import ANTHROPIC
-from bench.fake_upstream.dialects import OPENAI, Dialect
+from bench.fake_upstream.anthropic_dialect import ANTHROPIC, count_tokens
+from bench.fake_upstream.dialects import OPENAI, Dialect, Target
 from bench.fake_upstream.echo import credential_echo, echoed_event
 from bench.fake_upstream.errors import DIRECTIVE_CODE, INJECTED_MESSAGE, INVALID_KEY_MESSAGE
 from bench.fake_upstream.faults import (
@@ -105,9 +106,20 @@ async def _serve(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     return response
 
 
-async def _chat(
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A request past the checks every answering route shares: its body, target and fault."""
+
+    body: dict[str, Any]
+    target: Target
+    name: str
+    fault: Fault
+
+
+async def _admit(
     request: web.Request, record: dict[str, Any], body: object, dialect: Dialect
-) -> web.StreamResponse:
+) -> _Admitted | web.StreamResponse:
+    """Auth, body, target and fault directive; the response when the request ends here."""
     if (denied := _auth_error(request, dialect)) is not None:
         return denied
     if not isinstance(body, dict):
@@ -129,6 +141,35 @@ async def _chat(
         return _drop(request)
     if (injected := _fault_error(request, fault, dialect)) is not None:
         return injected
+    return _Admitted(body, target, name, fault)
+
+
+async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
+    """Serve Anthropic's ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, with the
+    auth and faults of ``/v1/messages``."""
+    record, body = await read_and_record(request)
+    admitted = await _admit(request, record, body, ANTHROPIC)
+    if not isinstance(admitted, _Admitted):
+        response = admitted
+    else:
+        try:
+            tokens = count_tokens(admitted.body, admitted.fault)
+        except RequestError as exc:
+            response = _error(ANTHROPIC, 400, exc.message, param=exc.param)
+        else:
+            response = json_response(200, dumps({"input_tokens": tokens}).encode())
+    if record["outcome"] is None:
+        record["outcome"] = "ok" if response.status < 400 else "error"
+    return response
+
+
+async def _chat(
+    request: web.Request, record: dict[str, Any], body: object, dialect: Dialect
+) -> web.StreamResponse:
+    admitted = await _admit(request, record, body, dialect)
+    if not isinstance(admitted, _Admitted):
+        return admitted
+    body, target, name, fault = admitted.body, admitted.target, admitted.name, admitted.fault
     try:
         plan = dialect.plan(body, name, fault, target.stream)
     except RequestError as exc:
@@ -275,6 +316,7 @@ def create_app(*, api_key: str | None = None, log: RequestLog | None = None) -> 
     app[STATE_KEY] = UpstreamState(api_key=api_key, log=log if log is not None else RequestLog())
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/messages", anthropic_messages)
+    app.router.add_post("/v1/messages/count_tokens", anthropic_count_tokens)
     app.router.add_post("/v1beta/models/{model_method}", gemini_generate)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1beta/models", list_models)
