@@ -146,7 +146,8 @@ def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
     for message in _check_turns(body.get("messages")):
         messages.append({"role": message["role"], "content": _text_of(message.get("content"))})
     view: dict[str, Any] = {"messages": messages, "max_tokens": body.get("max_tokens")}
-    tools = body.get("tools")
+    # Server tools (web search, code execution: no `input_schema`) run upstream: never called.
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
     if tools:
         view["tools"] = [
             {"type": "function", "function": {"name": t["name"], "parameters": t["input_schema"]}}

@@ -149,6 +149,20 @@ def test_no_tools_directive_answers_text_though_tools_are_offered(http: httpx.Cl
     assert answer["content"] == [{"type": "text", "text": reply_text()}]
 
 
+def test_server_tools_are_accepted_and_never_called(http: httpx.Client) -> None:
+    web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 1}
+    answer = messages(http, tools=[web_search, TOOL])
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["content"][0] == {
+        "type": "tool_use",
+        "id": answer.json()["content"][0]["id"],
+        "name": "get_weather",
+        "input": {"city": "test"},
+    }
+    assert messages(http, tools=[web_search]).json()["content"][0]["type"] == "text"
+
+
 def _anthropic_tool_turns(http: httpx.Client, **body: Any) -> list[dict[str, Any]]:
     first = messages(http, tools=[TOOL], **body).json()
     call = next(block for block in first["content"] if block["type"] == "tool_use")
