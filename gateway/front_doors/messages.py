@@ -54,14 +54,16 @@ def _message_id(chat_id: Any) -> str:
 
 
 def anthropic_usage(usage: Any) -> dict[str, int]:
-    """Anthropic's usage for an OpenAI usage object: cache reads are not input tokens."""
+    """Anthropic's usage for an OpenAI usage object: cache reads and writes (OpenRouter's
+    `cache_write_tokens`) are not input tokens."""
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details") or {}
     cached = int(details.get("cached_tokens") or 0)
+    written = int(details.get("cache_write_tokens") or 0)
     return {
-        "input_tokens": max(0, int(usage.get("prompt_tokens") or 0) - cached),
+        "input_tokens": max(0, int(usage.get("prompt_tokens") or 0) - cached - written),
         "output_tokens": int(usage.get("completion_tokens") or 0),
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
     }
 

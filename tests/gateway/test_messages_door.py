@@ -192,3 +192,15 @@ def test_reasoning_comes_back_as_a_thinking_block_first(gateway, channel, stream
     assert text.type == "text"
     assert text.text
     assert gateway.received()[0]["body"]["reasoning"] == {"max_tokens": 1024}
+
+
+def test_cache_reads_and_writes_are_not_input_tokens(gateway):
+    upstream = fault_model("gpt-4o-mini", cached_tokens=2, cache_write_tokens=3, words=4)
+    gateway.channel("openai-cache", models={MODEL: upstream})
+
+    message = sdk(gateway).messages.create(model=MODEL, max_tokens=200, messages=HELLO)
+
+    prompt = gateway.record().prompt_tokens
+    assert message.usage.cache_read_input_tokens == 2
+    assert message.usage.cache_creation_input_tokens == 3
+    assert message.usage.input_tokens == prompt - 5
