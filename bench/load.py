@@ -16,17 +16,71 @@ from bench.procfs import busy_fractions, core_ticks, cpu_seconds, rss_kib
 from bench.stats import ms, percentile
 
 PROMPT = [{"role": "user", "content": "Hello, benchmark"}]
+MAX_TOKENS = 1024  # Messages requests must say; far above the longest bench answer (100 words)
 RSS_SAMPLE_INTERVAL_S = 0.05
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=10)
 DATA = b"data:"
-DONE = b"data: [DONE]"
-ERROR_EVENT = b'data: {"error"'
+STREAM_END_WINDOW = 64  # how far from a stream's end its closing event must start
 MAX_ERROR_SAMPLES = 3
 
 
 @dataclass(frozen=True, slots=True)
+class Wire:
+    """A front door's protocol as the driver speaks it: path, credentials, body, good answers."""
+
+    name: str
+    path: str  # below the API root
+    key_header: str
+    key_scheme: str
+    headers: Mapping[str, str]
+    body_fields: Mapping[str, object]  # besides model, messages and stream
+    answer_marker: bytes  # in every good non-stream answer
+    stream_end: bytes  # the closing event of every good stream
+    error_event: bytes  # an in-band error in a stream
+
+    def session_headers(self, api_key: str) -> dict[str, str]:
+        """What every request carries: the key as this protocol sends it, and its headers."""
+        scheme = f"{self.key_scheme} " if self.key_scheme else ""
+        return {
+            **self.headers,
+            self.key_header: scheme + api_key,
+            "Content-Type": "application/json",
+        }
+
+    def body(self, model: str, *, stream: bool) -> bytes:
+        """The request body for `model`."""
+        fields = {"model": model, **self.body_fields, "messages": PROMPT, "stream": stream}
+        return orjson.dumps(fields)
+
+
+CHAT = Wire(
+    name="chat",
+    path="/chat/completions",
+    key_header="Authorization",
+    key_scheme="Bearer",
+    headers={},
+    body_fields={},
+    answer_marker=b'"choices"',
+    stream_end=b"data: [DONE]",
+    error_event=b'data: {"error"',
+)
+MESSAGES = Wire(
+    name="messages",
+    path="/messages",
+    key_header="x-api-key",
+    key_scheme="",
+    headers={"anthropic-version": "2023-06-01"},
+    body_fields={"max_tokens": MAX_TOKENS},
+    answer_marker=b'"type":"message"',
+    stream_end=b'data: {"type":"message_stop"}',
+    error_event=b"event: error",
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
-    """A server under load: its OpenAI root, key, model names by kind, the pids to watch."""
+    """A server under load: its API root, key, model names by kind, the pids to watch, and the
+    protocol it is spoken to in (OpenAI chat completions unless said)."""
 
     name: str
     base_url: str
@@ -35,6 +89,7 @@ class Target:
     pid: int | None = None
     helper_pids: tuple[int, ...] = ()  # the benchmark's other processes, e.g. the upstream
     cores: frozenset[int] | None = None  # where all of them and the driver run; None: anywhere
+    wire: Wire = CHAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +165,9 @@ def _snippet(data: bytes) -> str:
     return " ".join(data[:400].decode("utf-8", "replace").split())[:160]
 
 
-async def _call(session: aiohttp.ClientSession, url: str, body: bytes, samples: Samples) -> None:
+async def _call(
+    session: aiohttp.ClientSession, wire: Wire, url: str, body: bytes, samples: Samples
+) -> None:
     start = time.perf_counter()
     try:
         async with session.post(url, data=body) as response:
@@ -118,13 +175,15 @@ async def _call(session: aiohttp.ClientSession, url: str, body: bytes, samples: 
     except (aiohttp.ClientError, TimeoutError) as exc:
         samples.fail(f"{type(exc).__name__}: {exc}")
         return
-    if response.status != 200 or b'"choices"' not in data:
+    if response.status != 200 or wire.answer_marker not in data:
         samples.fail(f"HTTP {response.status}: {_snippet(data)}")
         return
     samples.latencies.append(time.perf_counter() - start)
 
 
-async def _stream(session: aiohttp.ClientSession, url: str, body: bytes, samples: Samples) -> None:
+async def _stream(
+    session: aiohttp.ClientSession, wire: Wire, url: str, body: bytes, samples: Samples
+) -> None:
     start = time.perf_counter()
     parts: list[bytes] = []
     gaps: list[float] = []
@@ -151,7 +210,8 @@ async def _stream(session: aiohttp.ClientSession, url: str, body: bytes, samples
         samples.fail(f"{type(exc).__name__}: {exc}")
         return
     text = b"".join(parts)
-    if first is None or DONE not in text[-64:] or ERROR_EVENT in text:
+    ended = wire.stream_end in text[-STREAM_END_WINDOW:]
+    if first is None or not ended or wire.error_event in text:
         samples.fail(f"bad stream, ending: {_snippet(text[-160:])}")
         return
     samples.latencies.append(first)
@@ -161,9 +221,9 @@ async def _stream(session: aiohttp.ClientSession, url: str, body: bytes, samples
 
 async def drive(session: aiohttp.ClientSession, target: Target, scenario: Scenario) -> Samples:
     """Run one scenario's workers to the end of its duration or request budget."""
-    url = f"{target.base_url}/chat/completions"
-    model = target.models[scenario.model]
-    body = orjson.dumps({"model": model, "messages": PROMPT, "stream": scenario.stream})
+    wire = target.wire
+    url = target.base_url + wire.path
+    body = wire.body(target.models[scenario.model], stream=scenario.stream)
     call = _stream if scenario.stream else _call
     samples = Samples()
     remaining = scenario.count if scenario.count is not None else -1  # -1: no request budget
@@ -174,7 +234,7 @@ async def drive(session: aiohttp.ClientSession, target: Target, scenario: Scenar
         nonlocal remaining
         while remaining != 0 and (deadline is None or time.perf_counter() < deadline):
             remaining -= 1
-            await call(session, url, body, samples)
+            await call(session, wire, url, body, samples)
 
     await asyncio.gather(*(worker() for _ in range(scenario.concurrency)))
     samples.wall_s = time.perf_counter() - start
@@ -182,7 +242,7 @@ async def drive(session: aiohttp.ClientSession, target: Target, scenario: Scenar
 
 
 def _session(target: Target) -> aiohttp.ClientSession:
-    headers = {"Authorization": f"Bearer {target.api_key}", "Content-Type": "application/json"}
+    headers = target.wire.session_headers(target.api_key)
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
     return aiohttp.ClientSession(
         connector=connector, headers=headers, timeout=REQUEST_TIMEOUT, auto_decompress=False

@@ -1,7 +1,9 @@
-"""`python -m bench.run [--quick] [--json PATH]`: direct vs reference proxy vs gateway, one run.
+"""`python -m bench.run [--quick] [--json PATH]`: direct vs reference proxy vs gateway at each
+front door (chat completions, Messages native and translated), one run.
 
 The fake upstream and this load driver share core 1; each proxy runs alone on core 0, one after
-the other. Prints the comparison table and writes the figures as JSON.
+the other, a fresh process for each door. Prints the comparison table and writes the figures as
+JSON.
 """
 
 from __future__ import annotations
@@ -18,32 +20,27 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from bench.gateway_setup import KEY_PREFIX
 from bench.load import ScenarioResult, Target, measure, probe
 from bench.plan import (
-    GATEWAY_MODELS,
-    UPSTREAM_MODELS,
+    DIRECT,
+    DOORS,
+    GATEWAY,
+    REFERENCE,
+    Door,
     first_touch,
     paced_streams,
     scenarios,
     warmups,
 )
 from bench.procfs import ProcessGone
-from bench.report import (
-    DIRECT,
-    GATEWAY,
-    REFERENCE,
-    TargetReport,
-    checks,
-    comparison,
-    payload,
-    render,
-)
+from bench.report import TargetReport, checks, comparison, payload, render
 from bench.servers import (
     BIN,
     GATEWAY_APP,
@@ -70,10 +67,22 @@ class Run:
     quick: bool
     log_dir: Path
     pin: bool
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time spent measuring each door, servers' start and stop included."""
 
     def core(self, core: int) -> int | None:
         """`core` when pinning, else None."""
         return core if self.pin else None
+
+    @contextmanager
+    def timing(self, door: Door) -> Iterator[None]:
+        """Add the block's wall time to `door`'s."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            spent = self.seconds.get(door.name, 0.0) + time.monotonic() - start
+            self.seconds[door.name] = round(spent, 1)
 
 
 def _progress(result: ScenarioResult) -> None:
@@ -85,12 +94,12 @@ def _progress(result: ScenarioResult) -> None:
     )
 
 
-async def _measure_target(target: Target, report: TargetReport, *, quick: bool) -> None:
+async def _measure_target(target: Target, report: TargetReport, *, quick: bool, full: bool) -> None:
     failed = {stream: await probe(target, stream=stream) for stream in (False, True)}
     for scenario in first_touch():
         if not failed[scenario.stream]:
             await measure(target, scenario)
-    for index, scenario in enumerate(scenarios(quick=quick)):
+    for index, scenario in enumerate(scenarios(quick=quick, full=full)):
         if index == 1:  # after the paced (memory) scenario, warm up for the timed ones
             for warmup in warmups(quick=quick):
                 if not failed[warmup.stream]:
@@ -106,10 +115,14 @@ async def _measure_target(target: Target, report: TargetReport, *, quick: bool) 
         _progress(result)
 
 
-def measure_target(target: Target, report: TargetReport, *, quick: bool) -> None:
-    """Every scenario on one target, on a fresh event loop, into `report`."""
-    print(f"measuring {target.name} (pid {target.pid})", file=sys.stderr, flush=True)
-    asyncio.run(_measure_target(target, report, quick=quick))
+def measure_target(target: Target, report: TargetReport, *, quick: bool, door: Door) -> None:
+    """Every scenario of `door` on one target, on a fresh event loop, into `report`."""
+    print(
+        f"measuring {target.name} at the {door.name} door (pid {target.pid})",
+        file=sys.stderr,
+        flush=True,
+    )
+    asyncio.run(_measure_target(target, report, quick=quick, full=door.full))
 
 
 def serve_and_measure(
@@ -120,28 +133,41 @@ def serve_and_measure(
     *,
     upstream: Server,
     key: str,
+    door: Door,
     ready_path: str = "/",
 ) -> TargetReport:
-    """Serve `app` with uvicorn on the server core, measure it, stop it; failures reported."""
+    """Serve `app` with uvicorn on the server core, measure it at `door`, stop it; failures
+    reported."""
     report = TargetReport(name)
     port = free_port()
     argv = uvicorn_argv(app, port)
     core = run.core(SERVER_CORE)
-    models = GATEWAY_MODELS if name == GATEWAY else UPSTREAM_MODELS
-    log = run.log_dir / f"{name}.log"
+    log_name = f"{name}-{door.slug}"
+    log = run.log_dir / f"{log_name}.log"
     try:
-        with serving(
-            name,
-            argv,
-            port=port,
-            core=core,
-            env=env,
-            log_dir=run.log_dir,
-            cwd=ROOT,
-            ready_path=ready_path,
-        ) as server:
-            target = Target(name, f"{server.url}/v1", key, models, server.pid, (upstream.pid,))
-            measure_target(target, report, quick=run.quick)
+        with (
+            run.timing(door),
+            serving(
+                log_name,
+                argv,
+                port=port,
+                core=core,
+                env=env,
+                log_dir=run.log_dir,
+                cwd=ROOT,
+                ready_path=ready_path,
+            ) as server,
+        ):
+            target = Target(
+                name,
+                f"{server.url}/v1",
+                key,
+                door.models_of(name),
+                server.pid,
+                (upstream.pid,),
+                wire=door.wire_of(name),
+            )
+            measure_target(target, report, quick=run.quick, door=door)
     except ServerFailed as exc:
         report.failure = str(exc)
         return report
@@ -174,9 +200,11 @@ def prepare_gateway(env: Mapping[str, str], upstream: Server, log_dir: Path) -> 
     raise RuntimeError(f"bench.gateway_setup printed no key:\n{output}")
 
 
-def run_all(run: Run) -> dict[str, TargetReport]:
-    """Start the upstream; measure it directly, then the reference proxy, then the gateway."""
-    reports: dict[str, TargetReport] = {}
+def run_all(run: Run) -> dict[str, dict[str, TargetReport]]:
+    """Start the upstream; at every door measure it directly, then the reference proxy, then
+    the gateway (a door with `baseline_of` takes that door's direct and reference figures)."""
+    runs: dict[str, dict[str, TargetReport]] = {door.name: {} for door in DOORS}
+    own_baseline = [door for door in DOORS if door.baseline_of is None]
     port = free_port()
     upstream_argv = [str(BIN / "python"), "-m", "bench.fake_upstream", "--port", str(port)]
     with (
@@ -193,41 +221,54 @@ def run_all(run: Run) -> dict[str, TargetReport]:
         ) as upstream,
     ):
         only_driver_core = frozenset({DRIVER_CORE}) if run.pin else None
-        direct = Target(
-            DIRECT,
-            f"{upstream.url}/v1",
-            "bench-direct",
-            UPSTREAM_MODELS,
-            upstream.pid,
-            cores=only_driver_core,
-        )
-        reports[DIRECT] = TargetReport(DIRECT)
-        measure_target(direct, reports[DIRECT], quick=run.quick)
+        for door in own_baseline:
+            direct = Target(
+                DIRECT,
+                f"{upstream.url}/v1",
+                "bench-direct",
+                door.models_of(DIRECT),
+                upstream.pid,
+                cores=only_driver_core,
+                wire=door.wire_of(DIRECT),
+            )
+            runs[door.name][DIRECT] = TargetReport(DIRECT)
+            with run.timing(door):
+                measure_target(direct, runs[door.name][DIRECT], quick=run.quick, door=door)
         env = dict(os.environ, BENCH_UPSTREAM_URL=f"{upstream.url}/v1")
-        reports[REFERENCE] = serve_and_measure(
-            run,
-            REFERENCE,
-            "bench.reference_proxy:application",
-            env,
-            upstream=upstream,
-            key="bench-reference",
-        )
+        for door in own_baseline:
+            runs[door.name][REFERENCE] = serve_and_measure(
+                run,
+                REFERENCE,
+                "bench.reference_proxy:application",
+                env,
+                upstream=upstream,
+                key="bench-reference",
+                door=door,
+            )
+        for door in DOORS:
+            if door.baseline_of is not None:
+                runs[door.name].update(
+                    {name: runs[door.baseline_of][name] for name in (DIRECT, REFERENCE)}
+                )
         env = gateway_env(Path(var_dir))
         try:
             key = prepare_gateway(env, upstream, run.log_dir)
         except RuntimeError as exc:
-            reports[GATEWAY] = TargetReport(GATEWAY, failure=str(exc))
+            for door in DOORS:
+                runs[door.name][GATEWAY] = TargetReport(GATEWAY, failure=str(exc))
         else:
-            reports[GATEWAY] = serve_and_measure(
-                run,
-                GATEWAY,
-                GATEWAY_APP,
-                env,
-                upstream=upstream,
-                key=key,
-                ready_path="/healthz",
-            )
-    return reports
+            for door in DOORS:
+                runs[door.name][GATEWAY] = serve_and_measure(
+                    run,
+                    GATEWAY,
+                    GATEWAY_APP,
+                    env,
+                    upstream=upstream,
+                    key=key,
+                    door=door,
+                    ready_path="/healthz",
+                )
+    return runs
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -255,12 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     _prepare_process(pin=run.pin)
     started = time.time()
     try:
-        reports = run_all(run)
+        runs = run_all(run)
     except KeyboardInterrupt:
         print("interrupted; every server was stopped", file=sys.stderr)
         return 130
-    rows = comparison(reports)
-    results = checks(reports, paced_streams=paced_streams(quick=run.quick))
+    rows = comparison(runs)
+    results = checks(runs, paced_streams=paced_streams(quick=run.quick))
     meta = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
@@ -270,9 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded SQLite",
         "logs": str(run.log_dir),
+        "seconds_by_door": run.seconds,
     }
-    print(render(reports, rows, results))
-    args.json.write_text(json.dumps(payload(meta, reports, rows, results), indent=2) + "\n")
+    print(render(runs, rows, results))
+    args.json.write_text(json.dumps(payload(meta, runs, rows, results), indent=2) + "\n")
     print(f"\nJSON written to {args.json}")
     return 0
 

@@ -2,12 +2,33 @@
 
 import asyncio
 import os
+from dataclasses import replace
 
 import pytest
 
 from bench.fake_upstream import fault_model, running_fake_upstream
-from bench.load import Samples, Scenario, Target, Usage, measure, probe, summarize
-from bench.report import DIRECT, GATEWAY, REFERENCE, TargetReport, checks, comparison, render
+from bench.load import (
+    CHAT,
+    MESSAGES,
+    Samples,
+    Scenario,
+    Target,
+    Usage,
+    measure,
+    probe,
+    summarize,
+)
+from bench.plan import CHAT_DOOR, CLAUDE_MODEL, NATIVE_DOOR, TRANSLATED_DOOR
+from bench.report import (
+    DIRECT,
+    GATEWAY,
+    REFERENCE,
+    TargetReport,
+    checks,
+    comparison,
+    payload,
+    render,
+)
 from bench.stats import difference, percentile, ratio
 
 MODELS = {
@@ -15,7 +36,15 @@ MODELS = {
     "paced": fault_model("gpt-4o-mini", words=3, chunk_delay_ms=100),
     "broken": fault_model("gpt-4o-mini", status=503),
 }
+CLAUDE = {
+    "plain": CLAUDE_MODEL,
+    "paced": fault_model(CLAUDE_MODEL, words=3, chunk_delay_ms=100),
+    "broken": fault_model(CLAUDE_MODEL, status=529),
+}
 EVENTS_PER_STREAM = 11  # role, 8 words, finish, [DONE]
+# message_start, ping, content_block_start, 8 words, content_block_stop, message_delta,
+# message_stop
+MESSAGES_EVENTS_PER_STREAM = 14
 
 
 def _run(target, *scenarios):
@@ -52,6 +81,49 @@ def test_driver_measures_the_fake_upstream():
     assert broken.error_samples[0].startswith("6 x HTTP 503")
     assert probes[0] == ""
     assert probes[1].startswith("HTTP 404")
+
+
+def test_driver_speaks_messages_to_the_fake_upstream():
+    with running_fake_upstream(api_key="sk-bench") as upstream:
+        target = Target(DIRECT, upstream.base_url, "sk-bench", CLAUDE, wire=MESSAGES)
+        plain, streams, paced, broken = _run(
+            target,
+            Scenario("ns", "plain", False, 4, count=20),
+            Scenario("ttfb", "plain", True, 4, count=10),
+            Scenario("paced", "paced", True, 5, count=5),
+            Scenario("broken", "broken", False, 2, count=4),
+        )
+        sent = upstream.requests[0]
+
+    assert sent["path"] == "/v1/messages"
+    assert sent["headers"]["x-api-key"] == "sk-bench"
+    assert sent["headers"]["anthropic-version"] == "2023-06-01"
+    assert sent["body"]["max_tokens"] > 100, "room for the longest bench answer"
+    assert (plain.ok, plain.errors, plain.error_samples) == (20, 0, [])
+    assert (streams.ok, streams.errors) == (10, 0)
+    assert streams.chunks == 10 * MESSAGES_EVENTS_PER_STREAM
+    assert (paced.ok, paced.errors) == (5, 0)
+    assert 90 <= paced.gap_p99_ms < 500
+    assert (broken.ok, broken.errors) == (0, 4)
+    assert broken.error_samples[0].startswith('1 x HTTP 529: {"type":"error"')
+
+
+def test_a_chat_answer_is_no_messages_answer():
+    """The Messages wire counts only Anthropic-shaped answers: a chat completion or an OpenAI
+    stream (what a door that forgot to translate would send) is an error."""
+    with running_fake_upstream() as upstream:
+        wrong_door = replace(MESSAGES, path=CHAT.path)
+        target = Target(GATEWAY, upstream.base_url, "sk-bench", MODELS, wire=wrong_door)
+        answers, streams = _run(
+            target,
+            Scenario("ns", "plain", False, 1, count=2),
+            Scenario("ttfb", "plain", True, 1, count=2),
+        )
+
+    assert (answers.ok, answers.errors) == (0, 2)
+    assert answers.error_samples[0].startswith('1 x HTTP 200: {"id":"chatcmpl-')
+    assert (streams.ok, streams.errors) == (0, 2)
+    assert streams.error_samples[0].startswith("2 x bad stream, ending: ")
 
 
 @pytest.mark.parametrize(
@@ -115,21 +187,61 @@ def _reports(gateway_ms):
     return reports
 
 
+def _runs(chat_ms, native_ms, translated_ms):
+    chat, native = _reports(chat_ms), _reports(native_ms)
+    translated = {**chat, GATEWAY: _reports(translated_ms)[GATEWAY]}
+    return {CHAT_DOOR: chat, NATIVE_DOOR: native, TRANSLATED_DOOR: translated}
+
+
+def _verdicts(runs):
+    return {(c.door, c.name): c.met for c in checks(runs, paced_streams=1000)}
+
+
 def test_report_adds_milliseconds_and_checks_targets():
-    reports = _reports(gateway_ms=5.0)
-    row = next(r for r in comparison(reports) if (r.scenario, r.metric) == ("ns-c1", "p50 ms"))
+    runs = _runs(chat_ms=5.0, native_ms=2.0, translated_ms=3.0)
+    rows = {(r.door, r.scenario, r.metric): r for r in comparison(runs)}
+    row = rows[CHAT_DOOR, "ns-c1", "p50 ms"]
     assert row.values == {DIRECT: 1.0, REFERENCE: 2.0, GATEWAY: 5.0}
     assert (row.gateway_per_direct, row.gateway_per_reference, row.added_ms) == (5.0, 2.5, 4.0)
-    verdicts = {check.name: check.met for check in checks(reports, paced_streams=1000)}
-    assert verdicts["added latency p50 (c=1)"] is False
-    assert verdicts["added TTFB p50 (1 stream)"] is False
-    assert verdicts["CPU per relayed chunk"] is None  # that scenario was not run
-    assert checks(_reports(gateway_ms=2.0), paced_streams=1000)[2].met is True
+    assert rows[NATIVE_DOOR, "ns-c1", "p50 ms"].added_ms == 1.0
+    assert rows[TRANSLATED_DOOR, "ns-c1", "p50 ms"].added_ms == 2.0
+    verdicts = _verdicts(runs)
+    assert verdicts[CHAT_DOOR, "added latency p50 (c=1)"] is False
+    assert verdicts[CHAT_DOOR, "added TTFB p50 (1 stream)"] is False
+    assert verdicts[CHAT_DOOR, "CPU per relayed chunk"] is None  # that scenario was not run
+    assert verdicts[NATIVE_DOOR, "added latency p50 (c=1)"] is True
+    assert verdicts[TRANSLATED_DOOR, "added latency p50 (c=1)"] is True
+    assert _verdicts(_runs(2.0, 2.0, 4.0))[TRANSLATED_DOOR, "added latency p50 (c=1)"] is False
+
+
+def test_the_messages_doors_report_only_the_checked_scenarios():
+    runs = _runs(chat_ms=2.0, native_ms=2.0, translated_ms=2.0)
+    for door in (CHAT_DOOR, NATIVE_DOOR, TRANSLATED_DOOR):
+        runs[door][GATEWAY].results["ns-c16"] = runs[door][GATEWAY].results["ns-c1"]
+    scenarios = {door: {r.scenario for r in comparison(runs) if r.door == door} for door in runs}
+    assert "ns-c16" in scenarios[CHAT_DOOR]
+    assert "ns-c16" not in scenarios[NATIVE_DOOR] | scenarios[TRANSLATED_DOOR]
+    checked = {name for door, name in _verdicts(runs) if door == NATIVE_DOOR}
+    assert checked == {name for door, name in _verdicts(runs) if door == CHAT_DOOR}
+
+
+def test_the_translated_door_shows_the_chat_doors_direct_and_reference_once():
+    runs = _runs(chat_ms=2.0, native_ms=2.0, translated_ms=2.0)
+    runs[CHAT_DOOR][DIRECT].failure = "direct broke"
+    text = render(runs, comparison(runs), checks(runs, paced_streams=1000))
+    assert "[messages (translated)] direct and reference: the chat door's figures" in text
+    assert text.count("direct broke") == 1
+    doors = payload({}, runs, comparison(runs), [])["doors"]
+    assert set(doors[CHAT_DOOR]["targets"]) == {DIRECT, REFERENCE, GATEWAY}
+    assert set(doors[TRANSLATED_DOOR]["targets"]) == {GATEWAY}
+    assert doors[TRANSLATED_DOOR]["direct_and_reference_of"] == CHAT_DOOR
 
 
 def test_report_names_a_failed_gateway():
-    reports = _reports(gateway_ms=2.0)
-    reports[GATEWAY] = TargetReport(GATEWAY, failure="migrate failed (1)")
-    text = render(reports, comparison(reports), checks(reports, paced_streams=1000))
-    assert "gateway failed: migrate failed (1)" in text
+    runs = _runs(chat_ms=2.0, native_ms=2.0, translated_ms=2.0)
+    for door in runs:
+        runs[door][GATEWAY] = TargetReport(GATEWAY, failure="migrate failed (1)")
+    text = render(runs, comparison(runs), checks(runs, paced_streams=1000))
+    assert "gateway (chat) failed: migrate failed (1)" in text
+    assert "gateway (messages (native)) failed: as above" in text
     assert "n/a" in text
