@@ -2,11 +2,19 @@
 
 from django.urls import path
 
-from gateway.views import ChatCompletionsView, GenerationView, KeyView, MessagesView, ModelsView
+from gateway.views import (
+    ChatCompletionsView,
+    CountTokensView,
+    GenerationView,
+    KeyView,
+    MessagesView,
+    ModelsView,
+)
 
 urlpatterns = [
     path("chat/completions", ChatCompletionsView.as_view(), name="chat-completions"),
     path("messages", MessagesView.as_view(), name="messages"),
+    path("messages/count_tokens", CountTokensView.as_view(), name="messages-count-tokens"),
     path("models", ModelsView.as_view(), name="models"),
     path("models/<path:model>", ModelsView.as_view(), name="model"),
     path("generation", GenerationView.as_view(), name="generation"),

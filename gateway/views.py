@@ -16,7 +16,7 @@ from django.views.defaults import server_error as django_server_error
 from rest_framework.request import Request
 
 from core.money import format_money
-from gateway import auth, catalog, pipeline
+from gateway import anthropic_models, auth, catalog, pipeline, token_count
 from gateway.accounting import new_request_id, request_is_recent
 from gateway.asgi import is_client_api
 from gateway.bridge import store
@@ -34,7 +34,7 @@ from gateway.errors import (
 )
 from gateway.front_doors.base import FrontDoor
 from gateway.front_doors.chat import CHAT_COMPLETIONS
-from gateway.front_doors.messages import MESSAGES
+from gateway.front_doors.messages import ERROR_TYPES, MESSAGES
 from gateway.pipeline import INTERNAL_ERROR, MODEL_NOT_FOUND, Answer, ClientCall
 from gateway.responses import RelayStreamResponse, error_response, json_response
 from gateway.schemas import KeyContext
@@ -44,6 +44,8 @@ GENERATION_NOT_FOUND = "No generation with id '{id}' was made with this API key.
 MISSING_GENERATION_ID = "Pass the generation's id as '?id='."
 METHOD_NOT_ALLOWED = "This endpoint does not answer {method}."
 NO_SUCH_ENDPOINT = "There is no endpoint '{method} {path}' in this API."
+MESSAGES_PATH = "messages"
+"""The first path segment (after the version prefix) of the Messages endpoints."""
 GENERATION_ID_LENGTH = 40
 GENERATION_WAIT_SECONDS = 2.0
 
@@ -133,10 +135,53 @@ class ChatCompletionsView(GatewayApiView):
         return answer_response(self.door, await pipeline.serve(self.door, call))
 
 
-class MessagesView(ChatCompletionsView):
+def anthropic_error_response(error: GatewayError, request_id: str | None = None) -> HttpResponse:
+    """The error in Anthropic's envelope and status (a client error Anthropic has no type for,
+    such as 405, is an `invalid_request_error`)."""
+    request_id = request_id or new_request_id()
+    status = error.http_status
+    if status >= 500 or status in ERROR_TYPES:
+        return MESSAGES.error_response(error, request_id)
+    envelope = {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": error.message},
+    }
+    body = orjson.dumps({**envelope, "request_id": request_id})
+    return error_response(error, request_id, body=body, status=status)
+
+
+class AnthropicErrorsMixin:
+    """Errors outside the pipeline (a wrong method, a bad key) in Anthropic's envelope."""
+
+    async def _not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        method = clip(request.method or "", 20)
+        return anthropic_error_response(MethodNotAllowed(METHOD_NOT_ALLOWED.format(method=method)))
+
+
+class MessagesView(AnthropicErrorsMixin, ChatCompletionsView):
     """`POST /v1/messages`: Anthropic's Messages API, translated through the pipeline."""
 
     door: FrontDoor = MESSAGES
+
+
+class CountTokensView(AnthropicErrorsMixin, GatewayApiView):
+    """`POST /v1/messages/count_tokens`: a Messages body's input tokens, counted by an
+    `anthropic` channel serving the model or estimated by the gateway; free (no usage record)."""
+
+    async def post(self, request: Request) -> HttpResponse:
+        """`{"input_tokens": N}`; `x-switchyard-estimated: true` when the gateway estimated."""
+        try:
+            counted = await token_count.count_tokens(
+                authorization=credentials_of(request),
+                read_body=lambda: _body_of(request._request),
+                headers=request.headers,
+            )
+        except GatewayError as error:
+            return anthropic_error_response(error)
+        response = json_response(counted.body)
+        for name, value in counted.headers.items():
+            response[name] = value
+        return response
 
 
 def answer_response(door: FrontDoor, answer: Answer) -> HttpResponseBase:
@@ -178,22 +223,38 @@ def _could_be_request_id(text: str) -> bool:
     return len(text) <= GENERATION_ID_LENGTH and text.isprintable()
 
 
+def speaks_anthropic(request: HttpRequest) -> bool:
+    """Whether a client API request is Anthropic's: under `/v1/messages`, or carrying
+    `anthropic-version`."""
+    segments = request.path.lower().strip("/").split("/")
+    version = segments.index("v1") if "v1" in segments else -1
+    under_messages = segments[version + 1 : version + 2] == [MESSAGES_PATH]
+    return under_messages or anthropic_models.wants_anthropic_shape(request.headers)
+
+
+def _client_api_error(request: HttpRequest, error: GatewayError) -> HttpResponseBase:
+    if speaks_anthropic(request):
+        return anthropic_error_response(error)
+    return error_response(error, new_request_id())
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
-    """Django's 404 handler: the OpenAI envelope, naming the path, on client API paths (in
-    any letter case); Django's page elsewhere."""
+    """Django's 404 handler: the OpenAI envelope (Anthropic's for an Anthropic client), naming
+    the path, on client API paths (in any letter case); Django's page elsewhere."""
     if not is_client_api(request.path.lower()):
         return page_not_found(request, exception or Http404())
     message = NO_SUCH_ENDPOINT.format(
         method=clip(request.method or "", 20), path=clip(request.path)
     )
-    return error_response(NotFound(message), new_request_id())
+    return _client_api_error(request, NotFound(message))
 
 
 def server_error(request: HttpRequest) -> HttpResponseBase:
-    """Django's 500 handler: the OpenAI envelope on client API paths, Django's page elsewhere."""
+    """Django's 500 handler: the OpenAI (or Anthropic) envelope on client API paths, Django's
+    page elsewhere."""
     if not is_client_api(request.path.lower()):
         return django_server_error(request)
-    return error_response(InternalError(INTERNAL_ERROR), new_request_id())
+    return _client_api_error(request, InternalError(INTERNAL_ERROR))
 
 
 def _model_entry(model: str, offers: Any) -> dict[str, Any]:
@@ -216,22 +277,39 @@ def _model_entry(model: str, offers: Any) -> dict[str, Any]:
 
 
 class ModelsView(GatewayApiView):
-    """`GET /v1/models`: the models this key may use, with the cheapest channel's prices."""
+    """`GET /v1/models`: the models this key may use, with the cheapest channel's prices; in
+    Anthropic's shape (and envelope) for a client that sends `anthropic-version`."""
 
     async def get(self, request: Request, model: str | None = None) -> HttpResponse:
         """The list, or one model when the path names it."""
+        anthropic = anthropic_models.wants_anthropic_shape(request.headers)
         try:
             key = await self.key_of(request)
             snapshot = await catalog.current_catalog(wanting=[model] if model else [])
             usable = [name for name in snapshot.models() if key.allows(name)]
+            if model is not None and model not in usable:
+                raise ModelNotFound(MODEL_NOT_FOUND.format(model=clip(model)), param="model")
+            if anthropic:
+                return json_response(orjson.dumps(_anthropic_models(request, usable, model)))
             if model is None:
                 entries = [_model_entry(name, snapshot.offers[name]) for name in usable]
                 return json_response(orjson.dumps({"object": "list", "data": entries}))
-            if model not in usable:
-                raise ModelNotFound(MODEL_NOT_FOUND.format(model=clip(model)), param="model")
             return json_response(orjson.dumps(_model_entry(model, snapshot.offers[model])))
         except GatewayError as error:
-            return error_response(error)
+            return anthropic_error_response(error) if anthropic else error_response(error)
+
+    async def _not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not anthropic_models.wants_anthropic_shape(request.headers):
+            return await super()._not_allowed(request, *args, **kwargs)
+        method = clip(request.method or "", 20)
+        return anthropic_error_response(MethodNotAllowed(METHOD_NOT_ALLOWED.format(method=method)))
+
+
+def _anthropic_models(request: Request, usable: list[str], model: str | None) -> dict[str, Any]:
+    if model is not None:
+        return anthropic_models.model_info(model)
+    page = anthropic_models.page_request(request.query_params)
+    return anthropic_models.model_page(usable, page)
 
 
 class KeyView(GatewayApiView):
