@@ -62,7 +62,8 @@ MIN_OPEN_FILES = 8192
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One run's settings: small counts or not, where logs go, whether processes are pinned."""
+    """One run's settings (small counts or not, where logs go, whether processes are pinned)
+    and the time it has spent at each door."""
 
     quick: bool
     log_dir: Path
@@ -188,7 +189,7 @@ def gateway_env(var_dir: Path) -> dict[str, str]:
 
 
 def prepare_gateway(env: Mapping[str, str], upstream: Server, log_dir: Path) -> str:
-    """Migrate the gateway's database, create its bench account, key and channel; the key."""
+    """Migrate the gateway's database, create its bench account, key and channels; the key."""
     python = str(BIN / "python")
     migrate = [python, str(ROOT / "manage.py"), "migrate", "--noinput"]
     run_step("migrate", migrate, env=env, log_dir=log_dir)
@@ -288,7 +289,7 @@ def _prepare_process(*, pin: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, write the JSON; 130 on Ctrl-C."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: small counts, < 60 s")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small counts, < 2 min")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}")
     args = parser.parse_args(argv)
     run = Run(quick=args.quick, log_dir=args.json.parent / "logs", pin=can_pin())
