@@ -255,6 +255,7 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRecord]):
         "created_at",
         "account",
         "key",
+        "endpoint",
         "model",
         "provider",
         "channel",
@@ -265,7 +266,7 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRecord]):
         "cost",
         "latency_ms",
     ]
-    list_filter = ["status", "stream", "usage_source", "provider", "created_at"]
+    list_filter = ["status", "endpoint", "stream", "usage_source", "provider", "created_at"]
     search_fields = ["=id"]
     list_select_related = ["account", "key", "channel"]
     date_hierarchy = "created_at"

@@ -32,7 +32,7 @@ from config.permissions import model_perm
 from core.api_fields import MoneyField
 from core.money import format_money
 from core.pagination import paginated_response
-from core.usage import UsageStatus
+from core.usage import Endpoint, UsageStatus
 
 MIN_CREDIT = Decimal("0.0000000001")
 # PostgreSQL's `integer`, the column of a key's rpm and tpm limits.
@@ -287,6 +287,7 @@ class UsageFilterInput(serializers.Serializer[Any]):
     provider = serializers.CharField(required=False)
     channel = serializers.IntegerField(required=False)
     status = serializers.ChoiceField(choices=UsageStatus.choices, required=False)
+    endpoint = serializers.ChoiceField(choices=Endpoint.choices, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 
@@ -310,6 +311,8 @@ class UsageOutput(serializers.ModelSerializer[UsageRecord]):
     input_price = MoneyField(allow_null=True)
     output_price = MoneyField(allow_null=True)
     cached_input_price = MoneyField(allow_null=True)
+    cache_write_price = MoneyField(allow_null=True)
+    cache_write_1h_price = MoneyField(allow_null=True)
     cost = MoneyField()
 
     class Meta:
@@ -319,6 +322,7 @@ class UsageOutput(serializers.ModelSerializer[UsageRecord]):
             "created_at",
             "account",
             "key",
+            "endpoint",
             "model",
             "served_model",
             "provider",
@@ -331,10 +335,14 @@ class UsageOutput(serializers.ModelSerializer[UsageRecord]):
             "completion_tokens",
             "cached_tokens",
             "reasoning_tokens",
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
             "usage_source",
             "input_price",
             "output_price",
             "cached_input_price",
+            "cache_write_price",
+            "cache_write_1h_price",
             "cost",
             "latency_ms",
             "ttft_ms",

@@ -27,8 +27,8 @@ from django.db import DataError, IntegrityError
 from billing.budget_mirror import budget_observed, holds_released
 from billing.models import UsageRecord, UsageSource
 from billing.pricing import Prices, usage_cost
-from billing.services import usage_dead_letter_save, usage_records_save
-from core.usage import Usage, UsageStatus
+from billing.services import usage_dead_letter_save, usage_record_from_json, usage_records_save
+from core.usage import Endpoint, Usage, UsageStatus
 from core.write_lock import serialized_writes
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ SEGMENT_SUFFIX = ".jsonl"
 CHARS_PER_TOKEN = 4
 BATCH = 50
 INTERRUPTED = "the gateway process ended before the request did"
-_MONEY_FIELDS = ("input_price", "output_price", "cached_input_price", "cost")
 
 
 def segment_path(directory: Path, instance: str, number: int) -> Path:
@@ -83,13 +82,8 @@ def read_journal(paths: list[Path]) -> dict[str, JournaledRequest]:
     return requests
 
 
-def _record(fields: dict[str, Any]) -> UsageRecord:
-    values = dict(fields)
-    values["created_at"] = datetime.fromisoformat(values["created_at"])
-    for name in _MONEY_FIELDS:
-        if values.get(name) is not None:
-            values[name] = Decimal(values[name])
-    return UsageRecord(**values)
+def _price(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def _interrupted(request: JournaledRequest) -> UsageRecord:
@@ -104,6 +98,7 @@ def _interrupted(request: JournaledRequest) -> UsageRecord:
         model=steps.get("model", ""),
         stream=steps.get("stream", False),
         user=steps.get("user", ""),
+        endpoint=steps.get("endpoint", Endpoint.CHAT),
         status=UsageStatus.INTERRUPTED,
         http_status=0,
         error_code="interrupted",
@@ -114,11 +109,12 @@ def _interrupted(request: JournaledRequest) -> UsageRecord:
         prompt_tokens=steps.get("prompt", 0),
         completion_tokens=-(-steps.get("chars", 0) // CHARS_PER_TOKEN),
     )
-    cached = steps.get("cached_input_price")
     prices = Prices(
         input=Decimal(steps["input_price"]),
         output=Decimal(steps["output_price"]),
-        cached_input=None if cached is None else Decimal(cached),
+        cached_input=_price(steps.get("cached_input_price")),
+        cache_write=_price(steps.get("cache_write_price")),
+        cache_write_1h=_price(steps.get("cache_write_1h_price")),
     )
     record.served_model = steps.get("served_model", "")
     record.provider = steps.get("provider", "")
@@ -127,6 +123,8 @@ def _interrupted(request: JournaledRequest) -> UsageRecord:
     record.usage_source = UsageSource.ESTIMATED
     record.input_price, record.output_price = prices.input, prices.output
     record.cached_input_price = prices.cached_input
+    record.cache_write_price = prices.cache_write_rate()
+    record.cache_write_1h_price = prices.cache_write_1h_rate()
     record.cost = usage_cost(usage, prices)
     record.attempts = [
         {
@@ -144,7 +142,9 @@ def _interrupted(request: JournaledRequest) -> UsageRecord:
 def journal_records(requests: dict[str, JournaledRequest]) -> list[UsageRecord]:
     """One usage record per journaled request."""
     return [
-        _record(request.record) if request.record is not None else _interrupted(request)
+        usage_record_from_json(request.record)
+        if request.record is not None
+        else _interrupted(request)
         for request in requests.values()
         if request.record is not None or "account" in request.steps
     ]

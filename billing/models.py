@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from channels.models import Channel
 from core.money import NON_NEGATIVE, MoneyField
-from core.usage import UsageStatus
+from core.usage import Endpoint, UsageStatus
 
 
 class Account(models.Model):
@@ -128,17 +128,37 @@ class UsageRecord(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
     reasoning_tokens = models.PositiveIntegerField(default=0)
+    # Database defaults too, for the writers of raw SQL that name only the older columns.
+    cache_write_tokens = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Prompt tokens written to a 5-minute cache (part of the prompt).",
+    )
+    cache_write_1h_tokens = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Prompt tokens written to a 1-hour cache (part of the prompt).",
+    )
     usage_source = models.CharField(
         max_length=16, choices=UsageSource.choices, default=UsageSource.PROVIDER
     )
     input_price = MoneyField(null=True, blank=True)
     output_price = MoneyField(null=True, blank=True)
     cached_input_price = MoneyField(null=True, blank=True)
+    cache_write_price = MoneyField(null=True, blank=True)
+    cache_write_1h_price = MoneyField(null=True, blank=True)
     cost = MoneyField(default=Decimal(0))
     latency_ms = models.PositiveIntegerField(default=0)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.JSONField(default=list, blank=True)
     user = models.CharField(max_length=256, blank=True)
+    endpoint = models.CharField(
+        max_length=16,
+        choices=Endpoint.choices,
+        default=Endpoint.CHAT,
+        db_default=Endpoint.CHAT,
+        help_text="The front door the request came through.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -148,10 +168,22 @@ class UsageRecord(models.Model):
             models.Index(fields=["account", "-created_at"], name="usage_account_time"),
             models.Index(fields=["model", "-created_at"], name="usage_model_time"),
             models.Index(fields=["channel", "-created_at"], name="usage_channel_time"),
+            models.Index(fields=["endpoint", "-created_at"], name="usage_endpoint_time"),
         ]
 
     def __str__(self) -> str:
         return self.id
+
+
+RECORD_MONEY_FIELDS = (
+    "input_price",
+    "output_price",
+    "cached_input_price",
+    "cache_write_price",
+    "cache_write_1h_price",
+    "cost",
+)
+"""A usage record's money fields (decimal strings in its journal line and dead letter)."""
 
 
 class UsageAttempt(models.Model):

@@ -23,6 +23,7 @@ class UsageFilters:
     provider: str | None = None
     channel: int | None = None
     status: str | None = None
+    endpoint: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -36,6 +37,7 @@ class UsageFilters:
             "provider": self.provider,
             "channel_id": self.channel,
             "status": self.status,
+            "endpoint": self.endpoint,
         }
         return {name: value for name, value in exact.items() if value is not None}
 

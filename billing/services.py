@@ -16,6 +16,7 @@ from billing.budget_moves import BudgetMoves
 from billing.budgets import AccountBudget, KeyBudget
 from billing.keys import generate_key
 from billing.models import (
+    RECORD_MONEY_FIELDS,
     Account,
     ApiKey,
     LedgerEntry,
@@ -250,7 +251,6 @@ def usage_records_save(
 
 
 DEAD_LETTER_ERROR_LENGTH = 4000
-_RECORD_MONEY_FIELDS = ("input_price", "output_price", "cached_input_price", "cost")
 RetryOutcome = Literal["stored", "resolved_before", "refused"]
 
 
@@ -290,12 +290,13 @@ def usage_dead_letter_save(
     )
 
 
-def _record_from_json(fields: Mapping[str, Any]) -> UsageRecord:
-    """The unsaved usage record a dead letter holds."""
+def usage_record_from_json(fields: Mapping[str, Any]) -> UsageRecord:
+    """The unsaved usage record that JSON fields (a dead letter's, a journal line's) hold:
+    times in ISO 8601, money as decimal strings."""
     values = dict(fields)
     if isinstance(values.get("created_at"), str):
         values["created_at"] = datetime.fromisoformat(values["created_at"])
-    for name in _RECORD_MONEY_FIELDS:
+    for name in RECORD_MONEY_FIELDS:
         if values.get(name) is not None:
             values[name] = Decimal(values[name])
     return UsageRecord(**values)
@@ -317,7 +318,7 @@ def usage_dead_letter_retry(*, letter: UsageDeadLetter) -> RetryOutcome:
             )
             if locked is None:
                 return "resolved_before"
-            record = _record_from_json(locked.record)
+            record = usage_record_from_json(locked.record)
             channel_id = record.channel_id
             if channel_id is not None and not Channel.objects.filter(pk=channel_id).exists():
                 record.channel_id = None

@@ -90,6 +90,8 @@ class ChannelModelForm(forms.ModelForm[ChannelModel]):
             "input_price",
             "output_price",
             "cached_input_price",
+            "cache_write_price",
+            "cache_write_1h_price",
             "max_output_tokens",
             "unsupported",
         ]

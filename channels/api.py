@@ -51,6 +51,8 @@ class ChannelModelOutput(serializers.Serializer[Any]):
     input_price = MoneyField()
     output_price = MoneyField()
     cached_input_price = MoneyField(allow_null=True)
+    cache_write_price = MoneyField(allow_null=True)
+    cache_write_1h_price = MoneyField(allow_null=True)
     max_output_tokens = serializers.IntegerField(allow_null=True)
     unsupported = serializers.ListField(child=serializers.CharField())
 

@@ -177,6 +177,20 @@ class ChannelModel(models.Model):
         validators=NON_NEGATIVE,
         help_text="Empty = the input price.",
     )
+    cache_write_price = MoneyField(
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="Price of a 5-minute cache write; empty = 1.25 times the input price "
+        "(Anthropic's rate).",
+    )
+    cache_write_1h_price = MoneyField(
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="Price of a 1-hour cache write; empty = 2 times the input price "
+        "(Anthropic's rate).",
+    )
     max_output_tokens = models.PositiveIntegerField(
         null=True,
         blank=True,

@@ -16,11 +16,30 @@ class UsageStatus(models.TextChoices):
     """The gateway process died before the request ended (billed from its journal)."""
 
 
+class Endpoint(models.TextChoices):
+    """The front door (client dialect) a request came through."""
+
+    CHAT = "chat"
+    MESSAGES = "messages"
+    RESPONSES = "responses"
+    EMBEDDINGS = "embeddings"
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one request; cached ⊆ prompt and reasoning ⊆ completion."""
+    """Token counts of one request: cached (cache reads) and both kinds of cache writes are
+    part of prompt; reasoning is part of completion."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the upstream's cache for 5 minutes (Anthropic's default)."""
+    cache_write_1h_tokens: int = 0
+    """Prompt tokens written to the upstream's cache for 1 hour."""
+
+    @property
+    def cache_writes(self) -> int:
+        """Every prompt token written to a cache, whatever its lifetime."""
+        return self.cache_write_tokens + self.cache_write_1h_tokens

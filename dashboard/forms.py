@@ -10,7 +10,7 @@ from billing.api import MAX_INTEGER
 from billing.models import Account, ApiKey, LimitReset
 from billing.selectors import UsageFilters
 from channels.models import Channel
-from core.usage import UsageStatus
+from core.usage import Endpoint, UsageStatus
 
 MIN_CREDIT = Decimal("0.0000000001")
 
@@ -36,6 +36,7 @@ class UsageFilterForm(forms.Form):
     provider = forms.CharField(required=False, max_length=64)
     channel = forms.ModelChoiceField(Channel.objects.order_by("name"), required=False)
     status = forms.ChoiceField(choices=[("", "any"), *UsageStatus.choices], required=False)
+    endpoint = forms.ChoiceField(choices=[("", "any"), *Endpoint.choices], required=False)
     since = forms.DateTimeField(required=False, widget=LocalDateTimeInput, label="Since (UTC)")
     until = forms.DateTimeField(required=False, widget=LocalDateTimeInput, label="Until (UTC)")
 
@@ -49,6 +50,7 @@ class UsageFilterForm(forms.Form):
             provider=data.get("provider") or None,
             channel=data["channel"].pk if data.get("channel") else None,
             status=data.get("status") or None,
+            endpoint=data.get("endpoint") or None,
             since=data.get("since"),
             until=data.get("until"),
         )

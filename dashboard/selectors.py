@@ -133,12 +133,12 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 
 
 def statement(*, account_id: int, month: date) -> UsageSummary:
-    """An account's usage in a month, by day and model."""
+    """An account's usage in a month, by day, model and endpoint."""
     since, until = month_bounds(month)
     return usage_summary(
         filters=UsageFilters(account=account_id, since=since, until=until),
         group_by="day",
-        then_by="model",
+        then_by=("model", "endpoint"),
     )
 
 

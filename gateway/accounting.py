@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.pricing import Prices, usage_cost
-from core.usage import Usage, UsageStatus
+from core.usage import Endpoint, Usage, UsageStatus
 from gateway.ratelimit import Charge
 from gateway.schemas import Offer
 
@@ -47,7 +47,11 @@ def storable(text: str, limit: int) -> str:
 def offer_prices(offer: Offer) -> Prices:
     """The unit prices of an offer, USD per 1M tokens."""
     return Prices(
-        input=offer.input_price, output=offer.output_price, cached_input=offer.cached_input_price
+        input=offer.input_price,
+        output=offer.output_price,
+        cached_input=offer.cached_input_price,
+        cache_write=offer.cache_write_price,
+        cache_write_1h=offer.cache_write_1h_price,
     )
 
 
@@ -87,12 +91,16 @@ class UsageDraft:
     input_price: Decimal | None = None
     output_price: Decimal | None = None
     cached_input_price: Decimal | None = None
+    cache_write_price: Decimal | None = None
+    """The 5-minute cache write price billed at (the default filled in)."""
+    cache_write_1h_price: Decimal | None = None
+    """The 1-hour cache write price billed at (the default filled in)."""
     cost: Decimal = Decimal(0)
     latency_ms: int = 0
     ttft_ms: int | None = None
     attempts: list[AttemptLog] = field(default_factory=list)
     user: str = ""
-    endpoint: str = "chat"
+    endpoint: str = Endpoint.CHAT
     """The front door the request came through (FrontDoor.endpoint)."""
     # For logs, metrics and the rate limits only, not stored on the record:
     key_prefix: str = ""
@@ -112,10 +120,13 @@ class UsageDraft:
         self.channel_name = offer.channel_name
         self.usage = usage
         self.usage_source = "estimated" if estimated else "provider"
+        prices = offer_prices(offer)
         self.input_price = offer.input_price
         self.output_price = offer.output_price
         self.cached_input_price = offer.cached_input_price
-        self.cost = usage_cost(usage, offer_prices(offer))
+        self.cache_write_price = prices.cache_write_rate()
+        self.cache_write_1h_price = prices.cache_write_1h_rate()
+        self.cost = usage_cost(usage, prices)
 
     def record_fields(self) -> dict[str, Any]:
         """Keyword arguments for `UsageRecord(...)`."""
@@ -136,10 +147,14 @@ class UsageDraft:
             "completion_tokens": self.usage.completion_tokens,
             "cached_tokens": self.usage.cached_tokens,
             "reasoning_tokens": self.usage.reasoning_tokens,
+            "cache_write_tokens": self.usage.cache_write_tokens,
+            "cache_write_1h_tokens": self.usage.cache_write_1h_tokens,
             "usage_source": self.usage_source,
             "input_price": self.input_price,
             "output_price": self.output_price,
             "cached_input_price": self.cached_input_price,
+            "cache_write_price": self.cache_write_price,
+            "cache_write_1h_price": self.cache_write_1h_price,
             "cost": self.cost,
             "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms,
@@ -148,4 +163,5 @@ class UsageDraft:
                 for attempt in self.attempts
             ],
             "user": storable(self.user, USER_LENGTH),
+            "endpoint": self.endpoint,
         }

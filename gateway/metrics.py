@@ -100,7 +100,8 @@ def build_metrics(registry: CollectorRegistry) -> Metrics:
         ),
         tokens=Counter(
             "switchyard_tokens",
-            "Tokens billed, by kind (cached is part of prompt, reasoning part of completion).",
+            "Tokens billed, by kind (cached and cache_write are part of prompt, reasoning part of "
+            "completion).",
             ["model", "provider", "kind"],
             registry=registry,
         ),
@@ -164,6 +165,7 @@ def observe_request(
         ("prompt", usage.prompt_tokens),
         ("completion", usage.completion_tokens),
         ("cached", usage.cached_tokens),
+        ("cache_write", usage.cache_writes),
         ("reasoning", usage.reasoning_tokens),
     ):
         if count:

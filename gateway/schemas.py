@@ -78,6 +78,10 @@ class Offer:
     input_price: Decimal = Decimal(0)
     output_price: Decimal = Decimal(0)
     cached_input_price: Decimal | None = None
+    cache_write_price: Decimal | None = None
+    """A 5-minute cache write's price; None = 1.25 times the input price (billing.pricing)."""
+    cache_write_1h_price: Decimal | None = None
+    """A 1-hour cache write's price; None = 2 times the input price."""
     first_token_timeout: float = 60.0
     timeout: float = 300.0
     status: str = "unknown"

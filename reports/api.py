@@ -54,7 +54,7 @@ class UsageReportInput(UsageFilterInput):
 
 
 class UsageReportApi(APIView):
-    """Usage sums per day, model, provider, channel, key or account, and their total
+    """Usage sums per day, model, provider, channel, key, account or endpoint, and their total
     (`view_usagerecord`)."""
 
     permission_model = UsageRecord

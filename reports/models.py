@@ -1,4 +1,5 @@
-"""Usage rollups (hourly and daily sums per key, model, channel and status) and their queue."""
+"""Usage rollups (hourly and daily sums per key, model, channel, status and endpoint) and their
+queue."""
 
 from decimal import Decimal
 
@@ -7,7 +8,16 @@ from django.db import models
 from core.money import MoneyField
 
 # The dimensions a rollup row is unique by; every usage filter is one of them.
-DIMENSIONS = ("bucket", "account_id", "key_id", "model", "provider", "channel_id", "status")
+DIMENSIONS = (
+    "bucket",
+    "account_id",
+    "key_id",
+    "model",
+    "provider",
+    "channel_id",
+    "status",
+    "endpoint",
+)
 # What a rollup row sums (besides the latency histogram).
 SUMS = (
     "requests",
@@ -16,6 +26,8 @@ SUMS = (
     "completion_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
     "cost",
     "latency_ms_sum",
 )
@@ -23,7 +35,7 @@ NO_CHANNEL = 0  # channel_id of requests that reached no channel
 # What a dimension rollup row is unique by, and the dimensions it is kept for.
 DIMENSION_KEYS = ("bucket", "dimension", "value")
 ALL = "all"
-DIMENSION_NAMES = (ALL, "model", "provider", "channel", "key", "account")
+DIMENSION_NAMES = (ALL, "model", "provider", "channel", "key", "account", "endpoint")
 
 
 class PendingUsage(models.Model):
@@ -44,6 +56,8 @@ class UsageColumns(models.Model):
     completion_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
     cost = MoneyField(default=Decimal(0))
     latency_ms_sum = models.BigIntegerField(default=0)
     # Request counts per latency bucket (reports.histogram.LATENCY_BOUNDS_MS).
@@ -89,6 +103,7 @@ class UsageRollup(UsageColumns):
     provider = models.CharField(max_length=64)
     channel_id = models.BigIntegerField(help_text="0 = no channel was reached.")
     status = models.CharField(max_length=16)
+    endpoint = models.CharField(max_length=16, default="chat")
 
     class Meta:
         abstract = True
@@ -125,7 +140,7 @@ class DimensionRollup(UsageColumns):
 
     bucket = models.DateTimeField()
     dimension = models.CharField(max_length=16)
-    value = models.CharField(max_length=200, help_text="A model or provider, or an id.")
+    value = models.CharField(max_length=200, help_text="A model, provider or endpoint, or an id.")
 
     class Meta:
         abstract = True

@@ -73,6 +73,8 @@ def _sums() -> dict[str, Any]:
         "r_completion_tokens": Sum("completion_tokens"),
         "r_cached_tokens": Sum("cached_tokens"),
         "r_reasoning_tokens": Sum("reasoning_tokens"),
+        "r_cache_write_tokens": Sum("cache_write_tokens"),
+        "r_cache_write_1h_tokens": Sum("cache_write_1h_tokens"),
         "r_cost": Sum("cost"),
         "r_latency_ms_sum": Sum("latency_ms"),
     }
@@ -90,6 +92,7 @@ def _rollup_select(records: QuerySet[UsageRecord]) -> QuerySet[Any]:
         "r_provider": F("provider"),
         "r_channel_id": Coalesce("channel_id", Value(NO_CHANNEL)),
         "r_status": F("status"),
+        "r_endpoint": F("endpoint"),
     }
     grouped: QuerySet[Any] = (
         records.order_by().annotate(**dimensions).values(*dimensions).annotate(**_sums())
@@ -100,16 +103,23 @@ def _rollup_select(records: QuerySet[UsageRecord]) -> QuerySet[Any]:
     return grouped
 
 
-def _upsert(target: type[Model], keys: list[Key], source: str, prefix: str) -> None:
-    """Sum the source's rows per key into `target`, adding to the rows it already holds."""
+def _upsert(
+    target: type[Model],
+    keys: list[Key],
+    source: str,
+    prefix: str,
+    counted: tuple[str, ...] = COUNTED,
+) -> None:
+    """Sum the source's rows per key into `target`, adding to the rows it already holds
+    (`counted` names the summed columns: a migration passes those of its time)."""
     quote = connection.ops.quote_name
     table = quote(target._meta.db_table)
-    columns = [quote(column) for column, _, _ in keys] + [quote(name) for name in COUNTED]
+    columns = [quote(column) for column, _, _ in keys] + [quote(name) for name in counted]
     select = [expression for _, expression, _ in keys]
-    select += [f"SUM({prefix}{name})" for name in COUNTED]
+    select += [f"SUM({prefix}{name})" for name in counted]
     groups = [str(position) for position, key in enumerate(keys, start=1) if key[2]]
     additions = ", ".join(
-        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNTED
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in counted
     )
     unique = ", ".join(quote(column) for column, _, _ in keys)
     # "WHERE true" tells SQLite that ON starts the upsert, not a join constraint.
@@ -137,9 +147,10 @@ def dimension_upserts(
     prefix: str,
     target: type[HourlyDimensionUsage] | type[DailyDimensionUsage],
     dimensions: tuple[str, ...] = DIMENSION_NAMES,
+    counted: tuple[str, ...] = COUNTED,
 ) -> None:
     """Add a source of combined rollup rows to a per-dimension rollup, per value (of every
-    dimension, or of the ones named)."""
+    dimension, or of the ones named; summing `counted`, as for `_upsert`)."""
     bucket = f"{prefix}bucket" if target is HourlyDimensionUsage else _day(f"{prefix}bucket")
     values = {
         ALL: ("''", False),
@@ -148,17 +159,21 @@ def dimension_upserts(
         "channel": (f"CAST({prefix}channel_id AS varchar(200))", True),
         "key": (f"CAST({prefix}key_id AS varchar(200))", True),
         "account": (f"CAST({prefix}account_id AS varchar(200))", True),
+        "endpoint": (f"{prefix}endpoint", True),
     }
     for dimension in dimensions:
         value, grouped = values[dimension]
         keys = [("bucket", bucket, True), ("dimension", f"'{dimension}'", False)]
-        _upsert(target, [*keys, ("value", value, grouped)], source, prefix)
+        _upsert(target, [*keys, ("value", value, grouped)], source, prefix, counted)
 
 
-def unknown_models_fold() -> None:
+def unknown_models_fold(
+    *, dimensions: tuple[str, ...] = DIMENSIONS, counted: tuple[str, ...] = COUNTED
+) -> None:
     """Merge the rows that rollups made per unknown model before the bucket existed into
     UNKNOWN_MODEL: combined rows that reached no channel with a model no channel offers, then
-    the per-model dimension rows, summed again from the combined ones."""
+    the per-model dimension rows, summed again from the combined ones. A migration passes the
+    combined rollups' `dimensions` and `counted` columns of its time."""
     quote = connection.ops.quote_name
     offered = quote(ChannelModel._meta.db_table)
     with connection.cursor() as cursor:
@@ -171,10 +186,10 @@ def unknown_models_fold() -> None:
                 f"channel_id = {NO_CHANNEL} AND model <> '{UNKNOWN_MODEL}' "  # noqa: S608
                 f"AND model NOT IN (SELECT model FROM {offered})"
             )
-            keys = [(column, column, True) for column in DIMENSIONS]
-            keys[DIMENSIONS.index("model")] = ("model", f"'{UNKNOWN_MODEL}'", False)
+            keys = [(column, column, True) for column in dimensions]
+            keys[dimensions.index("model")] = ("model", f"'{UNKNOWN_MODEL}'", False)
             folded = f"(SELECT * FROM {table} WHERE {where}) folded"  # noqa: S608
-            _upsert(target, keys, folded, "")
+            _upsert(target, keys, folded, "", counted)
             cursor.execute(f"DELETE FROM {table} WHERE {where}")  # noqa: S608
         for source, dimensional in (
             (HourlyUsage, HourlyDimensionUsage),
@@ -187,6 +202,7 @@ def unknown_models_fold() -> None:
                 prefix="",
                 target=dimensional,
                 dimensions=("model",),
+                counted=counted,
             )
 
 

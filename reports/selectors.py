@@ -33,9 +33,24 @@ from reports.models import (
 from reports.ranges import Segment, split_range
 from reports.rollup import UNKNOWN_MODEL, latency_bucket_counts, report_model
 
-GroupBy = Literal["day", "hour", "model", "provider", "channel", "key", "account"]
-REPORT_GROUPS: tuple[GroupBy, ...] = ("day", "model", "provider", "channel", "key", "account")
-TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+GroupBy = Literal["day", "hour", "model", "provider", "channel", "key", "account", "endpoint"]
+REPORT_GROUPS: tuple[GroupBy, ...] = (
+    "day",
+    "model",
+    "provider",
+    "channel",
+    "key",
+    "account",
+    "endpoint",
+)
+TOKEN_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+)
 BASIC_COUNTERS = ("requests", "errors", *TOKEN_FIELDS)
 LATENCY_COUNTERS = ("latency_ms_sum", *BUCKET_FIELDS)
 COUNTERS = BASIC_COUNTERS + LATENCY_COUNTERS
@@ -45,6 +60,7 @@ _GROUP_COLUMNS = {
     "channel": "channel_id",
     "key": "key_id",
     "account": "account_id",
+    "endpoint": "endpoint",
 }
 _ROLLUPS: dict[str, type[HourlyUsage] | type[DailyUsage]] = {"hour": HourlyUsage, "day": DailyUsage}
 
@@ -54,7 +70,8 @@ class UsageSums:
     """Sums of the usage records of one group (or of all of them)."""
 
     group: Any = None
-    subgroup: Any = None
+    subgroups: tuple[Any, ...] = ()
+    """The values of the `then_by` groupings, in their order."""
     name: str = ""
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     cost: Decimal = Decimal(0)
@@ -71,6 +88,11 @@ class UsageSums:
         for counter, value in other.counts.items():
             self.counts[counter] += value
         self.cost += other.cost
+
+    @property
+    def subgroup(self) -> Any:
+        """The first `then_by` grouping's value (None without one)."""
+        return self.subgroups[0] if self.subgroups else None
 
     @property
     def requests(self) -> int:
@@ -107,7 +129,7 @@ class UsageSummary:
     """Sums per group, largest cost first (or in time order), and the total."""
 
     group_by: GroupBy
-    then_by: GroupBy | None
+    then_by: tuple[GroupBy, ...]
     rows: list[UsageSums]
     total: UsageSums
 
@@ -177,8 +199,7 @@ def _raw_sums(
 
 def _dimension(filters: UsageFilters, groups: tuple[GroupBy, ...]) -> str | None:
     """The dimension rollup that answers an unfiltered, single grouping; None if none does."""
-    exact = (filters.key, filters.account, filters.model, filters.provider, filters.channel)
-    if len(groups) != 1 or filters.status is not None or any(v is not None for v in exact):
+    if len(groups) != 1 or filters.exact_lookups():
         return None
     return ALL if groups[0] in ("day", "hour") else groups[0]
 
@@ -304,7 +325,7 @@ def _ordered(group_by: GroupBy, rows: list[UsageSums]) -> list[UsageSums]:
     for sums in rows:
         sums.name = names.get(sums.group, "" if sums.group is None else str(sums.group))
     if group_by in ("day", "hour"):
-        return sorted(rows, key=lambda sums: (sums.group, -sums.cost, str(sums.subgroup)))
+        return sorted(rows, key=lambda sums: (sums.group, -sums.cost, str(sums.subgroups)))
     return sorted(rows, key=lambda sums: (-sums.cost, -sums.requests, str(sums.group)))
 
 
@@ -312,18 +333,19 @@ def usage_summary(
     *,
     filters: UsageFilters,
     group_by: GroupBy,
-    then_by: GroupBy | None = None,
+    then_by: tuple[GroupBy, ...] = (),
     latency: bool = False,
 ) -> UsageSummary:
-    """Usage sums per group (and subgroup) over the filters' range (`until` exclusive).
+    """Usage sums per group (and per combination of the `then_by` subgroups) over the filters'
+    range (`until` exclusive).
 
     Exact to the record: equal to the sums over the raw records matching the filters. With
     `latency`, the sums carry the latency histogram too (for percentiles).
     """
-    groups: tuple[GroupBy, ...] = (group_by,) if then_by is None else (group_by, then_by)
+    groups: tuple[GroupBy, ...] = (group_by, *then_by)
     by_group, total = _collect(filters, groups, latency)
     for values, sums in by_group.items():
-        sums.group, sums.subgroup = values[0], (values[1] if then_by else None)
+        sums.group, sums.subgroups = values[0], values[1:]
     rows = _ordered(group_by, list(by_group.values()))
     return UsageSummary(group_by=group_by, then_by=then_by, rows=rows, total=total)
 

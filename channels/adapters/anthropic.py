@@ -23,7 +23,6 @@ from channels.adapters.base import (
 )
 from channels.adapters.synthesis import (
     ChoiceDraft,
-    ReportedUsage,
     SynthesizedStream,
     TranslatingAdapter,
     completion_response,
@@ -51,20 +50,29 @@ def finish_reason(stop_reason: object) -> str:
     return FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
 
 
-def reported_usage(raw: Mapping[str, Any]) -> ReportedUsage:
+def reported_usage(raw: Mapping[str, Any]) -> Usage:
     """Anthropic usage in the gateway's terms: `input_tokens` excludes the cache reads and
-    writes, so the prompt is their sum; thinking is inside `output_tokens`."""
+    writes, so the prompt is their sum; thinking is inside `output_tokens`. Writes are split
+    by `cache_creation.ephemeral_1h_input_tokens`; the rest of `cache_creation_input_tokens`
+    (all of it without that breakdown) is 5-minute writes."""
     reads = token_count(raw.get("cache_read_input_tokens"))
-    writes = token_count(raw.get("cache_creation_input_tokens"))
+    creation = raw.get("cache_creation")
+    split = creation if isinstance(creation, dict) else {}
+    writes_1h = token_count(split.get("ephemeral_1h_input_tokens"))
+    writes = max(
+        token_count(raw.get("cache_creation_input_tokens")),
+        token_count(split.get("ephemeral_5m_input_tokens")) + writes_1h,
+    )
     details = raw.get("output_tokens_details")
     thinking = token_count(details.get("thinking_tokens")) if isinstance(details, dict) else 0
-    usage = Usage(
+    return Usage(
         prompt_tokens=token_count(raw.get("input_tokens")) + reads + writes,
         completion_tokens=token_count(raw.get("output_tokens")),
         cached_tokens=reads,
         reasoning_tokens=thinking,
+        cache_write_tokens=writes - writes_1h,
+        cache_write_1h_tokens=writes_1h,
     )
-    return ReportedUsage(usage, cache_write_tokens=writes)
 
 
 def _thinking_block(thinking: str, signature: str) -> dict[str, str]:
@@ -176,9 +184,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
         # message_start's output count is a placeholder: only the final one counts, and an
         # upstream that sends none is estimated instead.
         if isinstance(usage, dict) and "output_tokens" in usage:
-            raw = {**self._input, **usage}
-            reported = reported_usage(raw)
-            self.usage, self.cache_write_tokens = reported.usage, reported.cache_write_tokens
+            self.usage = reported_usage({**self._input, **usage})
         delta = event.get("delta")
         stop = delta.get("stop_reason") if isinstance(delta, dict) else None
         if stop is not None:

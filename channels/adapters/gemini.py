@@ -25,7 +25,6 @@ from channels.adapters.base import (
 from channels.adapters.gemini_request import generate_content_payload
 from channels.adapters.synthesis import (
     ChoiceDraft,
-    ReportedUsage,
     SynthesizedStream,
     TranslatingAdapter,
     completion_response,
@@ -60,17 +59,16 @@ def finish_reason(native: str, *, called: bool) -> str:
     return "tool_calls" if called else "stop"
 
 
-def reported_usage(raw: Mapping[str, Any]) -> ReportedUsage:
+def reported_usage(raw: Mapping[str, Any]) -> Usage:
     """`usageMetadata` in the gateway's terms: thoughts are part of the completion."""
     thoughts = token_count(raw.get("thoughtsTokenCount"))
-    usage = Usage(
+    return Usage(
         prompt_tokens=token_count(raw.get("promptTokenCount"))
         + token_count(raw.get("toolUsePromptTokenCount")),
         completion_tokens=token_count(raw.get("candidatesTokenCount")) + thoughts,
         cached_tokens=token_count(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
-    return ReportedUsage(usage)
 
 
 def _call_id() -> str:
@@ -149,7 +147,7 @@ class GeminiStreamTranslator(SynthesizedStream):
         # are the whole answer's, so a stream cut earlier is estimated instead.
         usage = response.get("usageMetadata")
         if isinstance(usage, dict) and "promptTokenCount" in usage and self._finished:
-            self.usage = reported_usage(usage).usage
+            self.usage = reported_usage(usage)
 
     def _candidate(self, candidate: Mapping[str, Any], events: list[bytes]) -> None:
         raw_index = candidate.get("index")

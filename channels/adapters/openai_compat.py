@@ -65,10 +65,13 @@ def _reports_usage(raw: object) -> TypeGuard[dict[str, Any]]:
 
 
 def usage_from(raw: Mapping[str, Any]) -> Usage:
-    """Usage from an OpenAI `usage` object; missing details count as 0."""
+    """Usage from an OpenAI `usage` object; missing details count as 0. Cache writes are
+    OpenRouter's `prompt_tokens_details.cache_write_tokens`, taken as 5-minute writes."""
     prompt_details = raw.get("prompt_tokens_details")
+    writes = 0
     if isinstance(prompt_details, dict):
         cached = token_count(prompt_details.get("cached_tokens"))
+        writes = token_count(prompt_details.get("cache_write_tokens"))
     else:  # DeepSeek's older spelling
         cached = token_count(raw.get("prompt_cache_hit_tokens"))
     completion_details = raw.get("completion_tokens_details")
@@ -82,6 +85,7 @@ def usage_from(raw: Mapping[str, Any]) -> Usage:
         completion_tokens=token_count(raw.get("completion_tokens")),
         cached_tokens=cached,
         reasoning_tokens=reasoning,
+        cache_write_tokens=writes,
     )
 
 

@@ -38,12 +38,13 @@ def reasoning_fields(text: str) -> dict[str, str]:
     return {"reasoning_content": text, "reasoning": text}
 
 
-def usage_body(usage: Usage, metering: Metering, *, cache_write_tokens: int = 0) -> dict[str, Any]:
-    """The client-facing `usage` object with its `cost` in USD; `cache_write_tokens` (part of
-    the prompt) is reported under OpenRouter's name when the upstream wrote to its cache."""
+def usage_body(usage: Usage, metering: Metering) -> dict[str, Any]:
+    """The client-facing `usage` object with its `cost` in USD; the cache writes (part of the
+    prompt, 5-minute and 1-hour together) are reported under OpenRouter's name,
+    `prompt_tokens_details.cache_write_tokens`, when the upstream wrote to its cache."""
     prompt_details: dict[str, int] = {"cached_tokens": usage.cached_tokens}
-    if cache_write_tokens:
-        prompt_details["cache_write_tokens"] = cache_write_tokens
+    if usage.cache_writes:
+        prompt_details["cache_write_tokens"] = usage.cache_writes
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -90,27 +91,16 @@ class ChoiceDraft:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ReportedUsage:
-    """Usage as an upstream reported it, with the cache writes OpenAI's shape has no field for."""
-
-    usage: Usage
-    cache_write_tokens: int = 0
-
-
 def completion_response(
     *,
     identity: ResponseIdentity,
     choices: list[ChoiceDraft],
-    reported: ReportedUsage | None,
+    reported: Usage | None,
     metering: Metering,
 ) -> TranslatedResponse:
     """A `chat.completion` body with priced usage: the upstream's, else an estimate (marked)."""
-    if reported is None:
-        usage = metering.estimate(sum(choice.chars() for choice in choices))
-        reported, estimated = ReportedUsage(usage), True
-    else:
-        estimated = False
+    estimated = reported is None
+    usage = metering.estimate(sum(c.chars() for c in choices)) if reported is None else reported
     body = {
         "id": generate_id(),
         "object": "chat.completion",
@@ -121,11 +111,9 @@ def completion_response(
             choice.choice(index, exclude_reasoning=identity.exclude_reasoning)
             for index, choice in enumerate(choices)
         ],
-        "usage": usage_body(
-            reported.usage, metering, cache_write_tokens=reported.cache_write_tokens
-        ),
+        "usage": usage_body(usage, metering),
     }
-    return TranslatedResponse(orjson.dumps(body), reported.usage, estimated)
+    return TranslatedResponse(orjson.dumps(body), usage, estimated)
 
 
 def parse_json(payload: bytes, what: str) -> dict[str, Any]:
@@ -143,7 +131,7 @@ class SynthesizedStream(StreamTranslator):
     """A stream translator that writes every OpenAI chunk itself from the upstream's events.
 
     Subclasses implement `_on_event`, calling the `_text`, `_reasoning`, `_tool_call` and
-    `_finish_choice` helpers, setting `usage` (and `cache_write_tokens`) and `done`.
+    `_finish_choice` helpers, setting `usage` and `done`.
     """
 
     def __init__(
@@ -162,7 +150,6 @@ class SynthesizedStream(StreamTranslator):
         self.usage = None
         self.failure = None
         self.completion_chars = 0
-        self.cache_write_tokens = 0
         self._id = generate_id()
         self._created = int(time.time())
         self._splitter = SSESplitter()
@@ -269,7 +256,7 @@ class SynthesizedStream(StreamTranslator):
         events = self._late
         if self.include_usage:
             usage = self.usage or self.metering.estimate(self.completion_chars)
-            body = usage_body(usage, self.metering, cache_write_tokens=self.cache_write_tokens)
+            body = usage_body(usage, self.metering)
             events.append(self._chunk([], usage=body))
         events.append(DONE_EVENT)
         return events

@@ -21,7 +21,7 @@ from reports.csv_export import csv_text
 from reports.selectors import usage_summary
 
 LEDGER_LENGTH = 50
-STATEMENT_COLUMNS = ("day", "model", *FIGURE_COLUMNS)
+STATEMENT_COLUMNS = ("day", "model", "endpoint", *FIGURE_COLUMNS)
 
 
 def _month(request: HttpRequest) -> date:
@@ -78,11 +78,16 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
 
 @staff_permission_required(model_perm(Account, "view"))
 def statement_csv(request: HttpRequest, account_id: int) -> HttpResponse:
-    """The month's statement as CSV: one line per day and model."""
+    """The month's statement as CSV: one line per day, model and endpoint."""
     account = get_object_or_404(Account, pk=account_id)
     month = _month(request)
     rows = [
-        {"day": sums.group, "model": sums.subgroup, **report_figures(sums)}
+        {
+            "day": sums.group,
+            "model": sums.subgroups[0],
+            "endpoint": sums.subgroups[1],
+            **report_figures(sums),
+        }
         for sums in statement(account_id=account.pk, month=month).rows
     ]
     response = HttpResponse(

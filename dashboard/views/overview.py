@@ -1,4 +1,5 @@
-"""The overview: figures and charts over a time range, the top models, keys, accounts, channels."""
+"""The overview: figures and charts over a time range, the top models, keys, accounts, channels
+and endpoints."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -24,6 +25,7 @@ TOP_LISTS: tuple[tuple[str, GroupBy], ...] = (
     ("Keys", "key"),
     ("Accounts", "account"),
     ("Channels", "channel"),
+    ("Endpoints", "endpoint"),
 )
 
 # A rollup queue longer than this means the Celery worker or beat is not running.

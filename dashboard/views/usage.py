@@ -21,7 +21,7 @@ MAX_PAGE = (2**63 - 1) // PAGE_SIZE
 def _report_query(filters: UsageFilters) -> str:
     """The reports API query string for the same filters."""
     params: dict[str, object] = {"group_by": "day", "format": "csv"}
-    for name in ("key", "account", "model", "provider", "channel", "status"):
+    for name in ("key", "account", "model", "provider", "channel", "status", "endpoint"):
         if (value := getattr(filters, name)) is not None:
             params[name] = value
     for name in ("since", "until"):

@@ -101,6 +101,7 @@ class Journal:
                 "model": draft.model[:200],
                 "stream": draft.stream,
                 "user": draft.user[:256],
+                "endpoint": draft.endpoint,
                 "prompt": prompt_tokens,
                 "amount": amount,
             }
@@ -119,6 +120,8 @@ class Journal:
                 "input_price": offer.input_price,
                 "output_price": offer.output_price,
                 "cached_input_price": offer.cached_input_price,
+                "cache_write_price": offer.cache_write_price,
+                "cache_write_1h_price": offer.cache_write_1h_price,
                 "chars": 0,
             }
         )

@@ -6,12 +6,25 @@ from django.db import migrations, models
 from reports.rollup import dimension_upserts
 
 
+# The dimensions and summed columns of this migration's time (later ones added more).
+DIMENSION_NAMES = ("all", "model", "provider", "channel", "key", "account")
+COUNTED = (
+    "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "reasoning_tokens", "cost", "latency_ms_sum", *(f"lat_{n:02d}" for n in range(24)),
+)
+
+
 def fill_from_rollups(apps, schema_editor):
     """Sum what the combined rollups already hold into the per-dimension ones."""
     from reports.models import DailyDimensionUsage, HourlyDimensionUsage
 
-    dimension_upserts(source="reports_hourlyusage", prefix="", target=HourlyDimensionUsage)
-    dimension_upserts(source="reports_dailyusage", prefix="", target=DailyDimensionUsage)
+    for source, target in (
+        ("reports_hourlyusage", HourlyDimensionUsage),
+        ("reports_dailyusage", DailyDimensionUsage),
+    ):
+        dimension_upserts(
+            source=source, prefix="", target=target, dimensions=DIMENSION_NAMES, counted=COUNTED
+        )
 
 
 class Migration(migrations.Migration):

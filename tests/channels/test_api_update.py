@@ -86,6 +86,8 @@ def test_patch_models_replaces_the_whole_list(staff_client: APIClient, channel: 
             "input_price": "0.5",
             "output_price": "1.5",
             "cached_input_price": None,
+            "cache_write_price": None,
+            "cache_write_1h_price": None,
             "max_output_tokens": None,
             "unsupported": [],
         }

@@ -188,12 +188,21 @@ def test_billing_lists_balances_and_adds_credit(staff_browser):
     assert LedgerEntry.objects.filter(account=account).count() == 2
 
 
-def test_monthly_statement_by_day_and_model_with_csv(staff_browser):
+def test_monthly_statement_by_day_model_and_endpoint_with_csv(staff_browser):
     key = ApiKeyFactory()
     account = key.account
     day_one = timezone.now().replace(year=2026, month=9, day=3, hour=10)
     UsageRecordFactory(key=key, created_at=day_one, model="m-a", cost=Decimal("1.25"))
     UsageRecordFactory(key=key, created_at=day_one, model="m-b", cost=Decimal("2"))
+    UsageRecordFactory(
+        key=key,
+        created_at=day_one,
+        model="m-b",
+        cost=Decimal("0.5"),
+        endpoint="messages",
+        cache_write_tokens=3,
+        cache_write_1h_tokens=4,
+    )
     UsageRecordFactory(
         key=key, created_at=day_one + timedelta(days=1), model="m-a", cost=Decimal("1")
     )
@@ -202,21 +211,27 @@ def test_monthly_statement_by_day_and_model_with_csv(staff_browser):
 
     page = staff_browser.get(f"/dashboard/billing/{account.pk}/", {"month": "2026-09"})
 
-    rows = [(s.group, s.subgroup, s.cost) for s in page.context["statement"].rows]
+    rows = [(s.group, *s.subgroups, s.cost) for s in page.context["statement"].rows]
     assert rows == [
-        ("2026-09-03", "m-b", Decimal("2")),
-        ("2026-09-03", "m-a", Decimal("1.25")),
-        ("2026-09-04", "m-a", Decimal("1")),
+        ("2026-09-03", "m-b", "chat", Decimal("2")),
+        ("2026-09-03", "m-a", "chat", Decimal("1.25")),
+        ("2026-09-03", "m-b", "messages", Decimal("0.5")),
+        ("2026-09-04", "m-a", "chat", Decimal("1")),
     ]
-    assert page.context["statement"].total.cost == Decimal("4.25")
+    assert page.context["statement"].total.cost == Decimal("4.75")
+    assert "<td>messages</td>" in page.content.decode()
     csv = staff_browser.get(f"/dashboard/billing/{account.pk}/statement.csv", {"month": "2026-09"})
     assert csv["Content-Type"] == "text/csv"
     lines = csv.content.decode().splitlines()
-    assert lines[0].startswith("day,model,requests,errors,prompt_tokens")
+    assert lines[0] == (
+        "day,model,endpoint,requests,errors,prompt_tokens,completion_tokens,cached_tokens,"
+        "reasoning_tokens,cache_write_tokens,cache_write_1h_tokens,cost"
+    )
     assert lines[1:] == [
-        "2026-09-03,m-b,1,0,10,20,0,0,2",
-        "2026-09-03,m-a,1,0,10,20,0,0,1.25",
-        "2026-09-04,m-a,1,0,10,20,0,0,1",
+        "2026-09-03,m-b,chat,1,0,10,20,0,0,0,0,2",
+        "2026-09-03,m-a,chat,1,0,10,20,0,0,0,0,1.25",
+        "2026-09-03,m-b,messages,1,0,10,20,0,0,3,4,0.5",
+        "2026-09-04,m-a,chat,1,0,10,20,0,0,0,0,1",
     ]
 
 

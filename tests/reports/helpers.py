@@ -1,4 +1,5 @@
-"""Usage records spread over days, hours, models, channels, keys and statuses, and raw sums."""
+"""Usage records spread over days, hours, models, channels, keys, statuses and endpoints, and
+raw sums."""
 
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -6,10 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from billing.models import UsageRecord
-from core.usage import UsageStatus
+from core.usage import Endpoint, UsageStatus
 from tests.factories import ApiKeyFactory, ChannelFactory, UsageRecordFactory
 
-FIGURES = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+FIGURES = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+)
 
 
 def spread_records(start: datetime, count: int = 60) -> list[Any]:
@@ -17,6 +25,7 @@ def spread_records(start: datetime, count: int = 60) -> list[Any]:
     keys = [ApiKeyFactory(), ApiKeyFactory(), ApiKeyFactory()]
     channels = [ChannelFactory(provider="openai"), ChannelFactory(provider="anthropic"), None]
     statuses = [UsageStatus.OK, UsageStatus.OK, UsageStatus.ERROR, UsageStatus.CANCELLED]
+    endpoints = [Endpoint.CHAT, Endpoint.MESSAGES, Endpoint.CHAT, Endpoint.CHAT, Endpoint.MESSAGES]
     records = []
     for index in range(count):
         channel = channels[index % 3]
@@ -32,6 +41,9 @@ def spread_records(start: datetime, count: int = 60) -> list[Any]:
                 completion_tokens=10 * index,
                 cached_tokens=index % 7,
                 reasoning_tokens=index % 5,
+                cache_write_tokens=index % 11,
+                cache_write_1h_tokens=index % 13,
+                endpoint=endpoints[index % 5],
                 cost=Decimal("0.0001234567") * (index + 1),
                 latency_ms=40 * index,
             )
@@ -48,6 +60,7 @@ def group_of(record: UsageRecord, group_by: str) -> Any:
         "channel": record.channel_id,
         "key": record.key_id,
         "account": record.account_id,
+        "endpoint": record.endpoint,
     }[group_by]
 
 

@@ -14,7 +14,7 @@ from tests.reports.helpers import FIGURES, raw_report, spread_records
 
 URL = "/api/admin/reports/usage/"
 START = datetime(2026, 10, 1, 7, 10, tzinfo=UTC)
-GROUPS = ["day", "model", "provider", "channel", "key", "account"]
+GROUPS = ["day", "model", "provider", "channel", "key", "account", "endpoint"]
 
 
 @pytest.fixture
@@ -73,6 +73,39 @@ def test_report_applies_the_usage_filters(staff_client, records):
     assert {row["group"] for row in body["rows"]} == {r.model for r in chosen}
 
 
+@pytest.mark.parametrize("group_by", ["model", "day", "endpoint"])
+def test_report_filters_by_endpoint(staff_client, records, group_by):
+    body = staff_client.get(URL, {"group_by": group_by, "endpoint": "messages"}).json()
+
+    chosen = [r for r in records if r.endpoint == "messages"]
+    assert 0 < len(chosen) < len(records)
+    assert {row["group"]: as_figures(row) for row in body["rows"]} == raw_report(chosen, group_by)
+    assert body["total"]["requests"] == len(chosen)
+    assert body["total"]["cache_write_1h_tokens"] == sum(r.cache_write_1h_tokens for r in chosen)
+
+
+def test_endpoint_groups_and_their_csv(staff_client, records):
+    response = staff_client.get(URL, {"group_by": "endpoint", "format": "csv"})
+
+    lines = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert "usage-by-endpoint.csv" in response["Content-Disposition"]
+    expected = raw_report(records, "endpoint")
+    assert {line["group"]: int(line["requests"]) for line in lines} == {
+        endpoint: sums["requests"] for endpoint, sums in expected.items()
+    }
+    assert {line["group"]: int(line["cache_write_tokens"]) for line in lines} == {
+        endpoint: sums["cache_write_tokens"] for endpoint, sums in expected.items()
+    }
+    assert set(expected) == {"chat", "messages"}
+
+
+def test_an_unknown_endpoint_is_400(staff_client, db):
+    response = staff_client.get(URL, {"group_by": "day", "endpoint": "completions"})
+
+    assert response.status_code == 400
+    assert response.json()["endpoint"]
+
+
 def test_key_and_channel_groups_carry_names(staff_client, records):
     body = staff_client.get(URL, {"group_by": "key"}).json()
 
@@ -91,7 +124,7 @@ def test_csv_has_a_header_and_the_same_rows(staff_client, records):
     lines = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert list(lines[0]) == [
         "group", "name", "requests", "errors", "prompt_tokens", "completion_tokens",
-        "cached_tokens", "reasoning_tokens", "cost",
+        "cached_tokens", "reasoning_tokens", "cache_write_tokens", "cache_write_1h_tokens", "cost",
     ]  # fmt: skip
     expected = raw_report(records, "model")
     assert {line["group"]: int(line["requests"]) for line in lines} == {

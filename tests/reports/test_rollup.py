@@ -82,7 +82,9 @@ def test_records_of_one_hour_and_dimensions_add_up_in_one_row(db):
 
 def _by_dimension(model):
     return sorted(
-        model.objects.values_list("bucket", "dimension", "value", "requests", "cost", "lat_05")
+        model.objects.values_list(
+            "bucket", "dimension", "value", "requests", "cost", "lat_05", "cache_write_1h_tokens"
+        )
     )
 
 
@@ -101,15 +103,17 @@ def test_dimension_rollups_hold_the_same_sums_per_value(db):
         assert sum(row.cost for row in rows) == sum(record.cost for record in records)
 
 
-def test_the_migration_fills_dimension_rollups_from_the_combined_ones(db):
+def test_the_migration_fills_the_endpoint_dimension_from_the_combined_rollups(db):
     spread_records(START, count=30)
     usage_rollup_run()
     expected = _by_dimension(HourlyDimensionUsage), _by_dimension(DailyDimensionUsage)
-    HourlyDimensionUsage.objects.all().delete()
-    DailyDimensionUsage.objects.all().delete()
+    for model in (HourlyDimensionUsage, DailyDimensionUsage):
+        model.objects.filter(dimension="endpoint").delete()
 
-    migration = importlib.import_module("reports.migrations.0002_dimension_rollups")
+    migration = importlib.import_module("reports.migrations.0005_endpoint_and_cache_writes")
     # The step uses no schema change: SQLite refuses to enter an editor in the test's transaction.
-    migration.fill_from_rollups(None, connection.schema_editor())
+    migration.fill_endpoint_dimension(None, connection.schema_editor())
 
     assert (_by_dimension(HourlyDimensionUsage), _by_dimension(DailyDimensionUsage)) == expected
+    endpoints = DailyDimensionUsage.objects.filter(dimension="endpoint")
+    assert {row.value for row in endpoints} == {"chat", "messages"}

@@ -93,7 +93,9 @@ def test_message_with_thinking_text_and_tool_use():
 def test_usage_counts_cache_reads_and_writes_in_the_prompt():
     result, body = translate(message({"type": "text", "text": "ok"}))
 
-    assert result.usage == Usage(prompt_tokens=100, completion_tokens=40, cached_tokens=50)
+    assert result.usage == Usage(
+        prompt_tokens=100, completion_tokens=40, cached_tokens=50, cache_write_tokens=30
+    )
     assert body["usage"] == {
         "prompt_tokens": 100,
         "completion_tokens": 40,
@@ -101,6 +103,64 @@ def test_usage_counts_cache_reads_and_writes_in_the_prompt():
         "prompt_tokens_details": {"cached_tokens": 50, "cache_write_tokens": 30},
         "completion_tokens_details": {"reasoning_tokens": 0},
         "cost": cost(result.usage),
+    }
+
+
+@pytest.mark.parametrize(
+    ("creation", "writes_5m", "writes_1h"),
+    [
+        # No breakdown: every write is a 5-minute one (the default TTL).
+        (None, 30, 0),
+        ({"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}, 10, 20),
+        ({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 30}, 0, 30),
+        # Only the 1-hour part named: the rest of cache_creation_input_tokens is 5-minute.
+        ({"ephemeral_1h_input_tokens": 12}, 18, 12),
+        # A breakdown larger than the total (a misreport) counts in full, in the prompt too.
+        ({"ephemeral_5m_input_tokens": 25, "ephemeral_1h_input_tokens": 25}, 25, 25),
+    ],
+)
+def test_cache_writes_are_split_by_their_lifetime(creation, writes_5m, writes_1h):
+    usage = {**USAGE, "cache_creation": creation}
+    result, body = translate(message({"type": "text", "text": "ok"}, usage=usage))
+
+    assert result.usage == Usage(
+        prompt_tokens=20 + 50 + writes_5m + writes_1h,
+        completion_tokens=40,
+        cached_tokens=50,
+        cache_write_tokens=writes_5m,
+        cache_write_1h_tokens=writes_1h,
+    )
+    # The client sees OpenRouter's one figure: every write, whatever its lifetime.
+    assert body["usage"]["prompt_tokens_details"]["cache_write_tokens"] == writes_5m + writes_1h
+    assert body["usage"]["cost"] == cost(result.usage)
+
+
+def test_a_streamed_answer_keeps_the_cache_write_split_of_message_start():
+    translator = stream()
+    start = {
+        **USAGE,
+        "cache_creation_input_tokens": 30,
+        "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
+    }
+    translator.feed(
+        event("message_start", message={"id": "msg_1", "content": [], "usage": start})
+        + TEXT_BLOCK
+        + text_delta("ok")
+        + event("message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": 5})
+        + event("message_stop")
+    )
+    out = chunks(translator.finish())
+
+    assert translator.usage == Usage(
+        prompt_tokens=100,
+        completion_tokens=5,
+        cached_tokens=50,
+        cache_write_tokens=10,
+        cache_write_1h_tokens=20,
+    )
+    assert out[-1]["usage"]["prompt_tokens_details"] == {
+        "cached_tokens": 50,
+        "cache_write_tokens": 30,
     }
 
 
@@ -260,8 +320,9 @@ def test_output_tokens_are_cumulative_and_taken_from_message_delta():
         event("message_delta", delta={"stop_reason": "max_tokens"}, usage={"output_tokens": 77})
     )
     translator.feed(event("message_stop"))
-    assert translator.usage == Usage(prompt_tokens=100, completion_tokens=77, cached_tokens=50)
-    assert translator.cache_write_tokens == 30
+    assert translator.usage == Usage(
+        prompt_tokens=100, completion_tokens=77, cached_tokens=50, cache_write_tokens=30
+    )
     assert translator.done
 
 

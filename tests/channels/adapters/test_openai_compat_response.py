@@ -33,6 +33,24 @@ def test_response_is_stamped_and_priced_with_the_upstream_usage():
     assert body["choices"][0]["message"]["content"] == "Hello there"
 
 
+def test_openrouters_cache_writes_are_read_as_five_minute_writes_and_priced():
+    details = {"cached_tokens": 10, "cache_write_tokens": 50}
+    usage_in = {**UPSTREAM_USAGE, "prompt_tokens_details": details}
+    result, body = translate(completion(usage=usage_in))
+
+    usage = Usage(
+        prompt_tokens=82,
+        completion_tokens=17,
+        cached_tokens=10,
+        reasoning_tokens=9,
+        cache_write_tokens=50,
+    )
+    assert result.usage == usage
+    # Reported on as the upstream sent it, priced with the writes at their own price.
+    assert body["usage"] == {**usage_in, "cost": cost(usage)}
+    assert cost(usage) != cost(Usage(prompt_tokens=82, completion_tokens=17, cached_tokens=10))
+
+
 @pytest.mark.parametrize("upstream_id", [None, "", 42, ...])
 def test_response_id_is_generated_when_the_upstream_gives_none(upstream_id):
     fields = {} if upstream_id is ... else {"id": upstream_id}
