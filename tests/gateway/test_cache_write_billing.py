@@ -8,11 +8,15 @@ from decimal import Decimal
 
 import anthropic
 import pytest
+from django.utils import timezone
+from prometheus_client import CollectorRegistry
 
 from bench.fake_upstream import fault_model
 from billing.reconcile import reconcile
 from channels.models import ChannelModel
-from gateway import catalog
+from core.usage import Usage
+from gateway import catalog, metrics
+from gateway.accounting import UsageDraft
 from tests.gateway.providers_helpers import MODEL, STREAM, answer_of, provider_channel
 
 CLAUDE = "claude-sonnet-4-5"
@@ -148,3 +152,22 @@ def test_a_chat_request_and_a_messages_request_name_their_endpoints(gateway):
     assert (chat.endpoint, messages.endpoint) == ("chat", "messages")
     listed = gateway.http().get(f"/v1/generation?id={messages.pk}").json()["data"]
     assert listed["endpoint"] == "messages"
+
+
+def test_metrics_count_cache_writes_as_their_own_token_kind():
+    registry = CollectorRegistry()
+    usage = Usage(
+        prompt_tokens=300, cached_tokens=50, cache_write_tokens=60, cache_write_1h_tokens=40
+    )
+    draft = UsageDraft(
+        id="req_1", created_at=timezone.now(), account_id=1, key_id=1, model=MODEL, usage=usage
+    )
+    draft.provider, draft.served_model = "anthropic", MODEL
+
+    metrics.observe_request(draft, "claude", metrics=metrics.build_metrics(registry))
+
+    def tokens(kind):
+        labels = {"model": MODEL, "provider": "anthropic", "kind": kind}
+        return registry.get_sample_value("switchyard_tokens_total", labels)
+
+    assert (tokens("prompt"), tokens("cached"), tokens("cache_write")) == (300, 50, 100)
