@@ -17,7 +17,7 @@ from rest_framework.request import Request
 
 from core.money import format_money
 from gateway import anthropic_models, auth, catalog, pipeline, token_count
-from gateway.accounting import new_request_id, request_is_recent
+from gateway.accounting import new_request_id, offer_prices, request_is_recent
 from gateway.asgi import is_client_api
 from gateway.bridge import store
 from gateway.bridge.recorder import recorder
@@ -34,7 +34,7 @@ from gateway.errors import (
 )
 from gateway.front_doors.base import FrontDoor
 from gateway.front_doors.chat import CHAT_COMPLETIONS
-from gateway.front_doors.messages import ERROR_TYPES, MESSAGES
+from gateway.front_doors.messages import MESSAGES
 from gateway.pipeline import INTERNAL_ERROR, MODEL_NOT_FOUND, Answer, ClientCall
 from gateway.responses import RelayStreamResponse, error_response, json_response
 from gateway.schemas import KeyContext
@@ -136,18 +136,8 @@ class ChatCompletionsView(GatewayApiView):
 
 
 def anthropic_error_response(error: GatewayError, request_id: str | None = None) -> HttpResponse:
-    """The error in Anthropic's envelope and status (a client error Anthropic has no type for,
-    such as 405, is an `invalid_request_error`)."""
-    request_id = request_id or new_request_id()
-    status = error.http_status
-    if status >= 500 or status in ERROR_TYPES:
-        return MESSAGES.error_response(error, request_id)
-    envelope = {
-        "type": "error",
-        "error": {"type": "invalid_request_error", "message": error.message},
-    }
-    body = orjson.dumps({**envelope, "request_id": request_id})
-    return error_response(error, request_id, body=body, status=status)
+    """The error in Anthropic's envelope and status (see MessagesDoor.error_response)."""
+    return MESSAGES.error_response(error, request_id or new_request_id())
 
 
 class AnthropicErrorsMixin:
@@ -259,6 +249,7 @@ def server_error(request: HttpRequest) -> HttpResponseBase:
 
 def _model_entry(model: str, offers: Any) -> dict[str, Any]:
     cheapest = min(offers, key=lambda offer: offer.input_price + offer.output_price)
+    prices = offer_prices(cheapest)
     return {
         "id": model,
         "object": "model",
@@ -272,6 +263,8 @@ def _model_entry(model: str, offers: Any) -> dict[str, Any]:
             "cached_input": format_money(cheapest.cached_input_price)
             if cheapest.cached_input_price is not None
             else None,
+            "cache_write": format_money(prices.cache_write_rate()),
+            "cache_write_1h": format_money(prices.cache_write_1h_rate()),
         },
     }
 

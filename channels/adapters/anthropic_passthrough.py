@@ -27,7 +27,6 @@ from channels.adapters.base import (
 from channels.adapters.synthesis import parse_json
 from channels.adapters.wire import SSESplitter
 from core.log_filters import scrub
-from core.usage import Usage
 
 GATEWAY_FIELDS = ("provider", "models")
 """OpenRouter's routing controls, which the gateway consumes and Anthropic would refuse."""
@@ -35,12 +34,6 @@ STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
 # Anthropic's stream events that carry the answer: the first one is the relay's commit point.
 CONTENT_EVENTS = frozenset({"content_block_start", "content_block_delta"})
 DELTA_TEXT_FIELDS = ("text", "thinking", "partial_json")
-
-
-def _usage_of(raw: Mapping[str, Any]) -> Usage:
-    reported: Any = reported_usage(raw)
-    usage: Usage = reported.usage if hasattr(reported, "usage") else reported
-    return usage
 
 
 def event_bytes(kind: str, data: Mapping[str, Any]) -> bytes:
@@ -101,7 +94,7 @@ class PassthroughStream(StreamTranslator):
             usage = event.get("usage")
             if isinstance(usage, dict) and "output_tokens" in usage:
                 self._usage.update(usage)
-                self.usage = _usage_of(self._usage)
+                self.usage = reported_usage(self._usage)
         elif kind == "message_stop":
             self.done = True
             self._stop = b"event: message_stop\ndata: " + payload + b"\n\n"
@@ -169,7 +162,7 @@ class AnthropicPassthrough(AnthropicAdapter):
         usage = message.get("usage")
         body = orjson.dumps({**message, "model": identity.model})
         if isinstance(usage, dict) and "output_tokens" in usage:
-            return TranslatedResponse(body, _usage_of(usage), usage_estimated=False)
+            return TranslatedResponse(body, reported_usage(usage), usage_estimated=False)
         chars = sum(
             _generated_chars({"delta": block}) for block in blocks if isinstance(block, dict)
         )

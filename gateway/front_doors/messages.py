@@ -255,9 +255,11 @@ class MessagesDoor:
             yield b"".join(last)
 
     def error_response(self, error: GatewayError, request_id: str) -> HttpResponse:
-        """Anthropic's envelope: `{"type": "error", "error": {type, message}, "request_id"}`."""
+        """Anthropic's envelope and status: `{"type": "error", "error": {type, message},
+        "request_id"}`."""
         status = error.http_status
-        kind = ERROR_TYPES.get(status, "api_error")
+        # A client error Anthropic has no type for (405, 409, 422) is an invalid request.
+        kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         if status == 503:
             status, kind = OVERLOADED, "overloaded_error"
         envelope = {"type": "error", "error": {"type": kind, "message": error.message}}

@@ -145,6 +145,11 @@ def test_models_lists_only_the_keys_models_with_prices(gateway):
         Decimal("0.15"),
         Decimal("0.6"),
     )
+    # No cache-write prices set: Anthropic's 1.25x and 2x the input price.
+    assert (Decimal(pricing["cache_write"]), Decimal(pricing["cache_write_1h"])) == (
+        Decimal("0.1875"),
+        Decimal("0.3"),
+    )
     assert set(mini.model_extra["providers"]) == {"openai", "azure"}
     assert gateway.received() == []
     assert gateway.records() == []
