@@ -12,6 +12,7 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry
 
 from bench.fake_upstream import fault_model
+from billing.models import UsageRecord
 from billing.reconcile import reconcile
 from channels.models import ChannelModel
 from core.usage import Usage
@@ -26,7 +27,7 @@ READS, WRITES_5M, WRITES_1H = 50, 60, 40
 PRICES = ("3", "15", "0.3")  # input, output, cached input; USD per 1M tokens
 
 
-def expected_cost(record, *, write: Decimal, write_1h: Decimal) -> Decimal:
+def expected_cost(record: UsageRecord, *, write: Decimal, write_1h: Decimal) -> Decimal:
     """The record's cost as the pricing rule states it, from its token counts."""
     uncached = record.prompt_tokens - READS - WRITES_5M - WRITES_1H
     per_million = (
