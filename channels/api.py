@@ -37,6 +37,8 @@ class ChannelModelInput(serializers.Serializer[ModelOffer]):
     input_price = MoneyField(required=False)
     output_price = MoneyField(required=False)
     cached_input_price = MoneyField(required=False, allow_null=True)
+    cache_write_price = MoneyField(required=False, allow_null=True)
+    cache_write_1h_price = MoneyField(required=False, allow_null=True)
     max_output_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     unsupported = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(UNSUPPORTED_CHOICES)), required=False

@@ -31,6 +31,8 @@ class ModelOffer:
     input_price: Decimal = Decimal(0)
     output_price: Decimal = Decimal(0)
     cached_input_price: Decimal | None = None
+    cache_write_price: Decimal | None = None
+    cache_write_1h_price: Decimal | None = None
     max_output_tokens: int | None = None
     unsupported: tuple[str, ...] = ()
 
@@ -52,6 +54,8 @@ def channel_models_replace(*, channel: Channel, offers: Iterable[ModelOffer]) ->
             input_price=offer.input_price,
             output_price=offer.output_price,
             cached_input_price=offer.cached_input_price,
+            cache_write_price=offer.cache_write_price,
+            cache_write_1h_price=offer.cache_write_1h_price,
             max_output_tokens=offer.max_output_tokens,
             unsupported=sorted(set(offer.unsupported)),
         )

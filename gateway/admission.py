@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from billing.budgets import Hold, Refusal
 from billing.periods import period_end
-from billing.pricing import usage_cost
+from billing.pricing import usage_cost_bound
 from core.money import format_money
 from core.usage import Usage
 from gateway import ratelimit
@@ -150,13 +150,14 @@ def worst_case_cost(chat: ChatRequest, plan: list[Offer], prompt_tokens: int) ->
     """The most the request can cost on any offer of its plan: `prompt_tokens`, the bound of
     what an upstream can bill for the prompt (gateway.estimate.prompt_tokens_bound, not the
     estimate), plus `max_tokens` — else the channel model's `max_output_tokens`, else
-    GATEWAY_DEFAULT_MAX_TOKENS, the cap every adapter then sends — per choice, all billed at that
-    offer's full input and output prices."""
+    GATEWAY_DEFAULT_MAX_TOKENS, the cap every adapter then sends — per choice, the prompt billed
+    at that offer's dearest prompt price (a 1-hour cache write, twice the input by default) and the
+    answer at its output price."""
     choices = max(chat.n, 1)
     default = settings.GATEWAY_DEFAULT_MAX_TOKENS
     return max(
         (
-            usage_cost(
+            usage_cost_bound(
                 Usage(
                     prompt_tokens=prompt_tokens,
                     completion_tokens=choices

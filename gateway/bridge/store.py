@@ -172,6 +172,8 @@ def _load_offers() -> list[Offer]:
                 input_price=served.input_price,
                 output_price=served.output_price,
                 cached_input_price=served.cached_input_price,
+                cache_write_price=served.cache_write_price,
+                cache_write_1h_price=served.cache_write_1h_price,
                 first_token_timeout=channel.first_token_timeout
                 or settings.GATEWAY_FIRST_TOKEN_TIMEOUT,
                 timeout=channel.timeout or settings.GATEWAY_TIMEOUT,

@@ -33,6 +33,8 @@ def payload(**overrides: Any) -> dict[str, Any]:
                 "input_price": "0.15",
                 "output_price": "0.6",
                 "cached_input_price": "0.075",
+                "cache_write_price": "0.1875",
+                "cache_write_1h_price": "0.3",
             },
             {"model": "openai/gpt-4o", "input_price": "2.5", "output_price": "10"},
         ],

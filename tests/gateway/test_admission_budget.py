@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from billing.models import Account, ApiKey, LedgerEntry, Reservation, UsageRecord
-from billing.pricing import Prices, usage_cost
+from billing.pricing import Prices, usage_cost_bound
 from billing.services import account_create, account_credit, api_key_create
 from core.redis import sync_redis
 from core.usage import Usage
@@ -32,7 +32,7 @@ SLOW_MODEL = {"gpt-4o-mini": "gpt-4o-mini@latency_ms=1500"}
 def _worst_case() -> Decimal:
     bound = prompt_tokens_bound(BODY, body_bytes=len(orjson.dumps(BODY)))
     usage = Usage(prompt_tokens=bound, completion_tokens=MAX_TOKENS)
-    return usage_cost(usage, PRICES)
+    return usage_cost_bound(usage, PRICES)
 
 
 async def _post_many(url: str, key: str, count: int) -> list[httpx.Response]:

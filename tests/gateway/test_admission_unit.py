@@ -37,7 +37,8 @@ def test_the_worst_case_is_max_tokens_per_choice_at_the_dearest_offer():
 
     cost = worst_case_cost(chat, [CHEAP, DEAR], prompt_tokens=104)
 
-    assert cost == (Decimal(104) * 3 + Decimal(2000) * 15) / 1_000_000
+    # The prompt at its dearest: all of it written to a 1-hour cache, 2x the input price.
+    assert cost == (Decimal(104) * 3 * 2 + Decimal(2000) * 15) / 1_000_000
 
 
 def test_without_max_tokens_the_channel_models_limit_or_the_default_is_reserved(settings):

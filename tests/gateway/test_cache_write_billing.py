@@ -81,11 +81,6 @@ def test_anthropic_cache_writes_are_billed_at_their_default_prices(gateway, stre
     assert details.cache_write_tokens == WRITES_5M + WRITES_1H
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/bridge/store.py does not put the channel model's write prices on the Offer "
-    "yet (a one-line change outside this module's owner): the defaults are billed instead",
-)
 def test_anthropic_cache_writes_are_billed_at_the_channel_models_own_prices(gateway):
     channel = claude_with_cache_writes(gateway)
     ChannelModel.objects.filter(channel=channel).update(

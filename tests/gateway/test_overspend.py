@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from bench.fake_upstream import fault_model, reply_text
 from billing.models import ApiKey, LedgerKind
-from billing.pricing import Prices, usage_cost
+from billing.pricing import Prices, usage_cost, usage_cost_bound
 from billing.services import account_create, account_credit, api_key_create, ledger_post
 from channels.services import ModelOffer, channel_create
 from core.usage import Usage
@@ -73,9 +73,9 @@ def _worst_case(body: dict[str, object], *, estimated: bool = False) -> Decimal:
     """What admission holds for one request (or, `estimated`, held before the bound)."""
     if estimated:
         prompt = estimate_prompt_tokens(body)
-    else:
-        prompt = prompt_tokens_bound(body, body_bytes=len(orjson.dumps(body)))
-    return usage_cost(Usage(prompt_tokens=prompt, completion_tokens=MAX_TOKENS), PRICES)
+        return usage_cost(Usage(prompt_tokens=prompt, completion_tokens=MAX_TOKENS), PRICES)
+    prompt = prompt_tokens_bound(body, body_bytes=len(orjson.dumps(body)))
+    return usage_cost_bound(Usage(prompt_tokens=prompt, completion_tokens=MAX_TOKENS), PRICES)
 
 
 async def _post_many(url: str, key: str, body: dict[str, object]) -> list[httpx.Response]:
