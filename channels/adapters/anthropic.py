@@ -79,7 +79,8 @@ def _thinking_block(thinking: str, signature: str) -> dict[str, str]:
     return {"type": "thinking", "thinking": thinking, "signature": signature}
 
 
-def _stream_error(error: object) -> UpstreamStreamError:
+def stream_error(error: object) -> UpstreamStreamError:
+    """The error an Anthropic `event: error` reports, its message scrubbed."""
     if not isinstance(error, dict):
         return UpstreamStreamError(STREAM_ERROR_FALLBACK)
     message = error.get("message")
@@ -118,7 +119,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
         elif kind == "message_stop":
             self.done = True
         elif kind == "error":
-            raise _stream_error(event.get("error"))
+            raise stream_error(event.get("error"))
         # `ping` and event types added later carry nothing the client needs.
 
     def _block_start(self, event: dict[str, Any], events: list[bytes]) -> None:
@@ -210,11 +211,22 @@ class AnthropicAdapter(TranslatingAdapter):
             max_tokens=max_tokens_of(body, target.max_output_tokens),
             stream=stream,
         )
-        headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
+        return self.messages_request(payload, target)
+
+    def messages_request(
+        self,
+        payload: Mapping[str, Any],
+        target: UpstreamTarget,
+        headers: Mapping[str, str] | None = None,
+    ) -> UpstreamRequest:
+        """POST `payload` to `<API root>/messages` as the target's key, with `anthropic-version`
+        2023-06-01 unless `headers` (sent as well) say otherwise."""
+        sent = {"content-type": "application/json", "anthropic-version": API_VERSION}
+        sent.update(headers or {})
         if target.api_key:
-            headers["x-api-key"] = target.api_key
+            sent["x-api-key"] = target.api_key
         url = self.api_root(target.base_url) + "/messages"
-        return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
+        return UpstreamRequest(url=url, headers=sent, content=orjson.dumps(payload))
 
     def translate_response(
         self, *, payload: bytes, identity: ResponseIdentity, metering: Metering

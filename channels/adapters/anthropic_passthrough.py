@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from channels.adapters.anthropic import API_VERSION, AnthropicAdapter, reported_usage
+from channels.adapters.anthropic import AnthropicAdapter, reported_usage, stream_error
 from channels.adapters.base import (
     BadUpstreamResponse,
     Metering,
@@ -26,11 +26,9 @@ from channels.adapters.base import (
 )
 from channels.adapters.synthesis import parse_json
 from channels.adapters.wire import SSESplitter
-from core.log_filters import scrub
 
 GATEWAY_FIELDS = ("provider", "models")
 """OpenRouter's routing controls, which the gateway consumes and Anthropic would refuse."""
-STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
 # Anthropic's stream events that carry the answer: the first one is the relay's commit point.
 CONTENT_EVENTS = frozenset({"content_block_start", "content_block_delta"})
 DELTA_TEXT_FIELDS = ("text", "thinking", "partial_json")
@@ -100,7 +98,7 @@ class PassthroughStream(StreamTranslator):
             self._stop = b"event: message_stop\ndata: " + payload + b"\n\n"
             return  # held until the request is billed: see `finish`
         elif kind == "error":
-            raise _stream_error(event.get("error"))
+            raise stream_error(event.get("error"))
         events.append(b"event: " + kind.encode() + b"\ndata: " + payload + b"\n\n")
 
     def finish(self) -> list[bytes]:
@@ -120,13 +118,6 @@ def _generated_chars(event: Mapping[str, Any]) -> int:
     return sum(len(text) for key in DELTA_TEXT_FIELDS if isinstance(text := delta.get(key), str))
 
 
-def _stream_error(error: object) -> UpstreamStreamError:
-    error = error if isinstance(error, dict) else {}
-    message, kind = error.get("message"), error.get("type")
-    text = message if isinstance(message, str) and message else STREAM_ERROR_FALLBACK
-    return UpstreamStreamError(scrub(text), code=kind if isinstance(kind, str) else None)
-
-
 class AnthropicPassthrough(AnthropicAdapter):
     """The Anthropic adapter for a Messages client: its body and protocol headers
     (`anthropic-version`, `anthropic-beta`) go upstream as sent."""
@@ -144,12 +135,7 @@ class AnthropicPassthrough(AnthropicAdapter):
         payload["model"] = target.upstream_model
         if stream:
             payload["stream"] = True
-        headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
-        headers.update(self.client_headers)
-        if target.api_key:
-            headers["x-api-key"] = target.api_key
-        url = self.api_root(target.base_url) + "/messages"
-        return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
+        return self.messages_request(payload, target, self.client_headers)
 
     def translate_response(
         self, *, payload: bytes, identity: ResponseIdentity, metering: Metering
