@@ -109,7 +109,7 @@ def test_every_page_with_traffic_and_charts_drawn(page, live_server, traffic):
     with page.expect_download() as download:
         page.get_by_test_id("statement-csv").click()
     lines = open(download.value.path()).read().splitlines()  # noqa: SIM115
-    assert lines[0].startswith("day,model,requests,errors")
+    assert lines[0].startswith("day,model,endpoint,requests,errors")
     assert len(lines) > 1
 
     page.get_by_role("link", name="Admin", exact=True).click()
@@ -132,7 +132,7 @@ def test_usage_filters_detail_and_report_csv(page, live_server, traffic):
     lines = open(download.value.path()).read().splitlines()  # noqa: SIM115
     assert lines[0] == (
         "group,name,requests,errors,prompt_tokens,completion_tokens,cached_tokens,"
-        "reasoning_tokens,cost"
+        "reasoning_tokens,cache_write_tokens,cache_write_1h_tokens,cost"
     )
     assert sum(int(line.split(",")[2]) for line in lines[1:]) == 6
 
