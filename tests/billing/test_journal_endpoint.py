@@ -11,14 +11,15 @@ import pytest
 from billing.journal import journal_sweep
 from billing.models import UsageRecord
 from billing.reconcile import reconcile
-from billing.services import account_create, account_credit
 from core.usage import Endpoint, Usage, UsageStatus
 from gateway.accounting import UsageDraft
 from gateway.bridge.journal import Journal
 from gateway.schemas import Offer
-from tests.factories import ApiKeyFactory, ChannelFactory
+from tests import journal_fixtures
+from tests.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
+journal_dir, key = journal_fixtures.journal_dir, journal_fixtures.key
 
 OFFER = Offer(
     channel_id=0,
@@ -33,20 +34,6 @@ OFFER = Offer(
     output_price=Decimal(15),
     cached_input_price=Decimal("0.3"),
 )
-
-
-@pytest.fixture
-def journal_dir(tmp_path, settings):
-    settings.GATEWAY_JOURNAL_DIR = tmp_path
-    settings.GATEWAY_JOURNAL_SWEEP_SECONDS = 0
-    return tmp_path
-
-
-@pytest.fixture
-def key():
-    account = account_create(name="acme")
-    account_credit(account=account, amount=Decimal(10))
-    return ApiKeyFactory(account=account)
 
 
 @pytest.fixture

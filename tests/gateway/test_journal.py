@@ -9,14 +9,14 @@ import pytest
 
 from billing.journal import journal_sweep, read_journal
 from billing.models import UsageDeadLetter, UsageRecord
-from billing.services import account_create, account_credit
 from gateway.accounting import UsageDraft
 from gateway.bridge import journal as journal_module
 from gateway.bridge.journal import Journal
 from gateway.schemas import Offer
-from tests.factories import ApiKeyFactory
+from tests import journal_fixtures
 
 pytestmark = pytest.mark.django_db
+journal_dir, key = journal_fixtures.journal_dir, journal_fixtures.key
 
 OFFER = Offer(
     channel_id=None,  # type: ignore[arg-type]
@@ -36,20 +36,6 @@ OFFER = Offer(
     timeout=300,
     status="healthy",
 )
-
-
-@pytest.fixture
-def journal_dir(tmp_path, settings):
-    settings.GATEWAY_JOURNAL_DIR = tmp_path
-    settings.GATEWAY_JOURNAL_SWEEP_SECONDS = 0
-    return tmp_path
-
-
-@pytest.fixture
-def key():
-    account = account_create(name="acme")
-    account_credit(account=account, amount=Decimal(10))
-    return ApiKeyFactory(account=account)
 
 
 def _draft(key, request_id):
