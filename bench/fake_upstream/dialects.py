@@ -62,6 +62,12 @@ class Dialect:
     malformed_event: bytes
     model_list: bytes
     """The body of the protocol's model list."""
+    numbered_error: Callable[[int], bytes] | None = None
+    """The stream error event sent as event number N, for protocols that number their events."""
+
+    def stream_error(self, position: int) -> bytes:
+        """The stream error event sent after ``position`` events."""
+        return self.error_event if self.numbered_error is None else self.numbered_error(position)
 
     def authorized(self, request: web.Request, api_key: str | None) -> bool:
         """Whether the request carries `api_key` (any key when None)."""

@@ -30,10 +30,11 @@ dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 class RequestError(Exception):
     """A request the fake upstream rejects with a 400 OpenAI error envelope."""
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from bench.fake_upstream.recording import (
     read_and_record,
     recorded_requests,
 )
+from bench.fake_upstream.responses_dialect import responses_dialect
 
 JSON_TYPE = "application/json"
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -92,6 +93,12 @@ async def gemini_generate(request: web.Request) -> web.StreamResponse:
     """Serve Gemini's ``POST /v1beta/models/{model}:generateContent`` and
     ``:streamGenerateContent?alt=sse``, with the same faults."""
     return await _serve(request, GEMINI)
+
+
+async def openai_responses(request: web.Request) -> web.StreamResponse:
+    """Serve ``POST /v1/responses`` (and ``/v1/responses/compact``), with the same faults."""
+    compact = request.path.endswith("/compact")
+    return await _serve(request, responses_dialect(request, compact=compact))
 
 
 async def _serve(request: web.Request, dialect: Dialect) -> web.StreamResponse:
@@ -173,7 +180,7 @@ async def _chat(
     try:
         plan = dialect.plan(body, name, fault, target.stream)
     except RequestError as exc:
-        return _error(dialect, 400, exc.message, param=exc.param)
+        return _error(dialect, 400, exc.message, param=exc.param, code=exc.code)
     if target.stream:
         return await _stream(request, record, dialect, plan, fault)
     steps = max((len(pieces) for pieces in plan.pieces), default=0)
@@ -225,12 +232,11 @@ async def _stream(
                 await flush()
                 await _stall(fault.stall_ms)
             if position == error:
+                error_event = dialect.stream_error(position)
                 pending.append(
-                    echoed_event(
-                        dialect.error_event, credential_echo(request, dialect.key_of(request))
-                    )
+                    echoed_event(error_event, credential_echo(request, dialect.key_of(request)))
                     if fault.echo_credential
-                    else dialect.error_event
+                    else error_event
                 )
                 record["outcome"] = "stream_error"
                 break
@@ -316,7 +322,12 @@ def create_app(*, api_key: str | None = None, log: RequestLog | None = None) -> 
     app[STATE_KEY] = UpstreamState(api_key=api_key, log=log if log is not None else RequestLog())
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/messages", anthropic_messages)
+    app.router.add_post("/v1/responses", openai_responses)
+    app.router.add_post("/v1/responses/compact", openai_responses)
     app.router.add_post("/v1/messages/count_tokens", anthropic_count_tokens)
+    from bench.fake_upstream import embeddings  # here: the embeddings routes build on this module
+
+    embeddings.add_routes(app)
     app.router.add_post("/v1beta/models/{model_method}", gemini_generate)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1beta/models", list_models)
