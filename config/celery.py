@@ -30,6 +30,8 @@ SWEEPS = {
     " ATTEMPT_RETENTION_DAYS deleted",
     "channels.tasks.prune_health_checks": "retention: {count} health check(s) past"
     " HEALTH_RETENTION_DAYS deleted",
+    "gateway.tasks.prune_stored_responses": "retention: {count} stored response(s) past"
+    " GATEWAY_RESPONSES_RETENTION_DAYS deleted",
 }
 
 

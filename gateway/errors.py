@@ -206,3 +206,10 @@ class ModelUnavailableUpstream(GatewayError):
     a deterministic failure, so not a 5xx that clients would retry."""
 
     status, type, code = 404, "invalid_request_error", "model_not_found_upstream"
+
+
+class ResponseNotFound(GatewayError):
+    """No stored response with that id was made with the calling key (unknown, not stored,
+    deleted or past GATEWAY_RESPONSES_RETENTION_DAYS)."""
+
+    status, type, code = 404, "invalid_request_error", "response_not_found"

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from gateway.responses_views import InputItemsView, StoredResponseView
 from gateway.views import (
     ChatCompletionsView,
     CountTokensView,
@@ -19,4 +20,11 @@ urlpatterns = [
     path("models/<path:model>", ModelsView.as_view(), name="model"),
     path("generation", GenerationView.as_view(), name="generation"),
     path("key", KeyView.as_view(), name="key"),
+    # GET and DELETE only: a POST to `responses/<anything>` (such as `compact`) is a 405 here.
+    path("responses/<str:response_id>", StoredResponseView.as_view(), name="response"),
+    path(
+        "responses/<str:response_id>/input_items",
+        InputItemsView.as_view(),
+        name="response-input-items",
+    ),
 ]

@@ -48,6 +48,9 @@ GATEWAY_RESERVATION_RESYNC_SECONDS = env.float("GATEWAY_RESERVATION_RESYNC_SECON
 # journal is billed by the next sweep of any gateway process on the machine.
 GATEWAY_JOURNAL_DIR = env.path("GATEWAY_JOURNAL_DIR", default=var_dir() / "journal")
 GATEWAY_JOURNAL_SWEEP_SECONDS = env.float("GATEWAY_JOURNAL_SWEEP_SECONDS", default=5.0)
+# Days a stored Responses-API response (`store`, the default) is kept for `previous_response_id`
+# and `GET /v1/responses/{id}`; a daily task deletes older ones. 0 = keep all.
+GATEWAY_RESPONSES_RETENTION_DAYS = env.int("GATEWAY_RESPONSES_RETENTION_DAYS", default=30)
 
 # The edge (gateway.edge): what one connection may take. A request's line and headers must
 # arrive within GATEWAY_HEADER_TIMEOUT of the connection (or of its first byte on a kept-alive

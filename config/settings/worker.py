@@ -37,6 +37,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "reports.tasks.prune_attempts",
         "schedule": crontab(hour=3, minute=47),
     },
+    "prune-stored-responses": {
+        "task": "gateway.tasks.prune_stored_responses",
+        "schedule": crontab(hour=3, minute=57),
+    },
 }
 # Days of raw usage records kept (rollups and the ledger are kept for good); 0 = keep all.
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=0)

@@ -1,0 +1,313 @@
+"""Stored Responses-API responses (#15): a conversation continued by `previous_response_id` is
+every earlier turn's input and output, oldest first, for the key that made it only; the
+retrieval endpoints answer the real openai SDK; retention prunes old responses."""
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import openai
+import pytest
+from celery.schedules import crontab
+from django.utils import timezone
+
+from billing.keys import hash_key
+from billing.models import ApiKey
+from gateway.bridge import responses_store
+from gateway.errors import InvalidRequest, ResponseNotFound
+from gateway.models import StoredResponse
+from gateway.stored_responses import stored_responses_prune
+from gateway.tasks import prune_stored_responses
+from tests.gateway.conftest import Gateway
+
+T = TypeVar("T")
+
+
+LOOP = asyncio.new_event_loop()
+"""One loop for the module: its pool threads keep their database connections, as a server's
+do (a loop per call would strand a pooled connection in each thread it ends)."""
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return LOOP.run_until_complete(coroutine)
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def answer(response_id: str, text: str, *, created_at: int | None = None) -> dict[str, Any]:
+    """A Response object as the Responses door answers one."""
+    message = {
+        "type": "message",
+        "id": f"msg_{response_id}",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": created_at or int(time.time()),
+        "status": "completed",
+        "model": "gpt-4o-mini",
+        "output": [message],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": 5,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 3,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 8,
+        },
+    }
+
+
+def key_id(gateway: Gateway, secret: str | None = None) -> int:
+    return ApiKey.objects.get(key_hash=hash_key(secret or gateway.key)).pk
+
+
+def remember(
+    key: int,
+    response_id: str,
+    inputs: list[dict[str, Any]],
+    reply: str,
+    previous: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    response = answer(response_id, reply, **options)
+    run(
+        responses_store.remember(
+            key_id=key,
+            response=response,
+            input_items=inputs,
+            previous_response_id=previous,
+            channel_id=None,
+        )
+    )
+    return response
+
+
+def three_turns(key: int) -> list[dict[str, Any]]:
+    """resp_1 ← resp_2 ← resp_3; returns their Response objects."""
+    return [
+        remember(key, "resp_1", [user("one")], "first"),
+        remember(key, "resp_2", [user("two")], "second", previous="resp_1"),
+        remember(key, "resp_3", [user("three")], "third", previous="resp_2"),
+    ]
+
+
+def test_a_conversation_is_every_turns_input_then_output_oldest_first(gateway):
+    key = key_id(gateway)
+    responses = three_turns(key)
+
+    items = run(responses_store.conversation(key_id=key, response_id="resp_3"))
+    middle = run(responses_store.conversation(key_id=key, response_id="resp_2"))
+
+    outputs = [response["output"][0] for response in responses]
+    assert items == [
+        user("one"),
+        outputs[0],
+        user("two"),
+        outputs[1],
+        user("three"),
+        outputs[2],
+    ]
+    assert middle == items[:4]
+
+
+def test_another_keys_or_an_unknown_response_is_not_found(gateway):
+    three_turns(key_id(gateway))
+    other = key_id(gateway, gateway.new_key())
+
+    for response_id in ("resp_3", "resp_nope", "x" * 500, "resp_\x00"):
+        with pytest.raises(ResponseNotFound) as raised:
+            run(responses_store.conversation(key_id=other, response_id=response_id))
+        assert raised.value.http_status == 404
+        assert raised.value.param == "previous_response_id"
+    assert raised.value.envelope()["error"]["type"] == "invalid_request_error"
+    with pytest.raises(ResponseNotFound) as raised:
+        run(responses_store.conversation(key_id=other, response_id="resp_3"))
+    assert raised.value.message == "Previous response with id 'resp_3' not found."
+    with pytest.raises(ResponseNotFound):
+        run(responses_store.retrieve(key_id=other, response_id="resp_3"))
+    assert not run(responses_store.delete(key_id=other, response_id="resp_3"))
+    assert StoredResponse.objects.filter(pk="resp_3").exists()
+
+
+def test_a_deleted_response_is_gone_and_breaks_the_conversations_after_it(gateway):
+    key = key_id(gateway)
+    three_turns(key)
+
+    assert run(responses_store.delete(key_id=key, response_id="resp_2"))
+    assert not run(responses_store.delete(key_id=key, response_id="resp_2"))
+
+    with pytest.raises(ResponseNotFound):
+        run(responses_store.retrieve(key_id=key, response_id="resp_2"))
+    with pytest.raises(ResponseNotFound) as raised:
+        run(responses_store.conversation(key_id=key, response_id="resp_3"))
+    assert "'resp_2'" in raised.value.message
+    assert run(responses_store.retrieve(key_id=key, response_id="resp_1"))["id"] == "resp_1"
+
+
+def test_turns_name_the_channel_that_served_each_response(gateway):
+    key = key_id(gateway)
+    for response_id, previous, channel in (("resp_a", None, 7), ("resp_b", "resp_a", None)):
+        run(
+            responses_store.remember(
+                key_id=key,
+                response=answer(response_id, "hi"),
+                input_items=[user("hello")],
+                previous_response_id=previous,
+                channel_id=channel,
+            )
+        )
+
+    turns = run(responses_store.turns(key_id=key, response_id="resp_b"))
+
+    assert [(turn.response_id, turn.channel_id) for turn in turns] == [
+        ("resp_a", 7),
+        ("resp_b", None),
+    ]
+
+
+FIVE = [user(f"item {n}") for n in range(4)] + [
+    {"type": "function_call_output", "call_id": "call_1", "output": "42"}
+]
+
+
+def page(key: int, **query: Any) -> dict[str, Any]:
+    query = {"after": None, "limit": 20, "order": "desc", **query}
+    return run(responses_store.input_items(key_id=key, response_id="resp_items", **query))
+
+
+def test_input_items_page_newest_first_with_stable_ids(gateway):
+    key = key_id(gateway)
+    remember(key, "resp_items", FIVE, "done")
+
+    first = page(key, limit=2)
+    second = page(key, limit=2, after=first["last_id"])
+    last = page(key, limit=2, after=second["last_id"])
+    ascending = page(key, order="asc")
+
+    assert first["object"] == "list"
+    listed = first["data"] + second["data"] + last["data"]
+    assert [item.get("output") or item["content"][0]["text"] for item in listed] == [
+        "42",
+        "item 3",
+        "item 2",
+        "item 1",
+        "item 0",
+    ]
+    assert (first["has_more"], second["has_more"], last["has_more"]) == (True, True, False)
+    assert (first["first_id"], first["last_id"]) == (listed[0]["id"], listed[1]["id"])
+    assert len({item["id"] for item in listed}) == 5
+    assert ascending["data"] == list(reversed(listed))
+    assert ascending["data"][0] == {
+        "role": "user",
+        "type": "message",
+        "content": [{"type": "input_text", "text": "item 0"}],
+        "id": "msg_items_0",
+    }
+    with pytest.raises(InvalidRequest) as raised:
+        page(key, after="msg_elsewhere")
+    assert raised.value.param == "after"
+
+
+def test_prune_deletes_responses_past_the_retention_and_keeps_younger_ones(gateway, settings):
+    settings.GATEWAY_RESPONSES_RETENTION_DAYS = 30
+    key = key_id(gateway)
+    old = int((timezone.now() - timedelta(days=31)).timestamp())
+    young = int((timezone.now() - timedelta(days=29)).timestamp())
+    remember(key, "resp_old", [user("old")], "old", created_at=old)
+    remember(key, "resp_young", [user("young")], "young", previous="resp_old", created_at=young)
+
+    assert stored_responses_prune(days=0) == 0
+    assert prune_stored_responses() == 1
+
+    assert list(StoredResponse.objects.values_list("pk", flat=True)) == ["resp_young"]
+    with pytest.raises(ResponseNotFound) as raised:
+        run(responses_store.conversation(key_id=key, response_id="resp_young"))
+    assert "'resp_old'" in raised.value.message
+
+
+# The endpoints, with the real openai SDK.
+
+
+def test_the_sdk_retrieves_a_stored_response(gateway):
+    three_turns(key_id(gateway))
+
+    response = gateway.client().responses.retrieve("resp_2")
+
+    assert response.id == "resp_2"
+    assert response.output_text == "second"
+    assert response.usage is not None
+    assert response.usage.total_tokens == 8
+    with pytest.raises(openai.NotFoundError) as raised:
+        gateway.client(gateway.new_key()).responses.retrieve("resp_2")
+    assert raised.value.body == {
+        "message": "Response with id 'resp_2' not found.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "response_not_found",
+    }
+
+
+def test_the_sdk_deletes_a_stored_response_once(gateway):
+    three_turns(key_id(gateway))
+    client = gateway.client()
+    with pytest.raises(openai.NotFoundError):
+        gateway.client(gateway.new_key()).responses.delete("resp_1")
+
+    raw = client.responses.with_raw_response.delete("resp_1")
+
+    assert raw.http_request.method == "DELETE"
+    assert raw.http_response.json() == {"id": "resp_1", "object": "response", "deleted": True}
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve("resp_1")
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete("resp_1")
+
+
+def test_the_sdk_lists_input_items_page_by_page(gateway):
+    remember(key_id(gateway), "resp_items", FIVE, "done")
+    client = gateway.client()
+
+    newest_first = list(client.responses.input_items.list("resp_items", limit=2))
+    oldest_first = client.responses.input_items.list(
+        "resp_items", order="asc", include=["message.input_image.image_url"]
+    )
+
+    assert [item.type for item in newest_first] == ["function_call_output"] + ["message"] * 4
+    assert newest_first[0].output == "42"
+    assert [item.id for item in oldest_first.data] == [item.id for item in newest_first][::-1]
+    assert oldest_first.has_more is False
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.responses.input_items.list("resp_items", limit=101)
+    assert raised.value.param == "limit"
+    with pytest.raises(openai.NotFoundError):
+        gateway.client(gateway.new_key()).responses.input_items.list("resp_items")
+
+
+def test_other_methods_on_a_stored_response_are_refused_in_the_openai_envelope(gateway):
+    with gateway.http() as http:
+        compact = http.post("/v1/responses/compact", json={"model": "gpt-4o-mini"})
+        put = http.put("/v1/responses/resp_1", json={})
+        anonymous = http.get("/v1/responses/resp_1", headers={"Authorization": ""})
+
+    assert compact.status_code in (404, 405)
+    assert put.status_code == 405
+    assert put.json()["error"]["code"] == "method_not_allowed"
+    assert compact.json()["error"]["type"] == "invalid_request_error"
+    assert anonymous.status_code == 401
+
+
+def test_beat_prunes_stored_responses_daily(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["prune-stored-responses"]
+
+    assert entry["task"] == "gateway.tasks.prune_stored_responses"
+    assert isinstance(entry["schedule"], crontab)
