@@ -1,0 +1,86 @@
+"""The real Codex CLI (tests/clients/node_modules, `@openai/codex`) run by the README's recipe
+(tests/clients/recipes/codex.sh) straight against the fake upstream's Responses API: it runs
+the shell command the fake asks for, sends back the result with the encrypted reasoning it got,
+prints the fake's answer and exits 0; it only ever POSTs to /v1/responses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.fake_upstream import FakeUpstream, reply_text, running_fake_upstream
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENTS = REPO / "tests" / "clients"
+RECIPE = CLIENTS / "recipes" / "codex.sh"
+CODEX = CLIENTS / "node_modules" / ".bin" / "codex"
+KEY = "sk-fake-codex-key"
+RUN_SECONDS = 120
+# The user's own settings must not reach the run.
+FOREIGN_PREFIXES = ("CODEX_", "OPENAI_")
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    with running_fake_upstream(api_key=KEY) as up:
+        yield up
+
+
+def run_codex(upstream: FakeUpstream, home: Path) -> subprocess.CompletedProcess[str]:
+    """The recipe as its user runs it: `codex` on PATH, a fresh HOME, the fake as the gateway."""
+    assert CODEX.exists(), "run: npm ci --prefix tests/clients"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
+    env.update(
+        HOME=str(home),
+        PATH=f"{CODEX.parent}{os.pathsep}{env.get('PATH', '')}",
+        SWITCHYARD_BASE_URL=upstream.base_url,
+        SWITCHYARD_API_KEY=KEY,
+    )
+    return subprocess.run(  # noqa: S603 (sh on our own recipe)
+        ["/bin/sh", str(RECIPE)],
+        cwd=home,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_SECONDS,
+        check=False,
+    )
+
+
+def test_codex_exec_prints_the_answer_after_one_tool_round_trip(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    upstream.clear_requests()
+    done = run_codex(upstream, tmp_path)
+    assert done.returncode == 0, f"codex exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.stdout == reply_text() + "\n"
+
+    calls = upstream.requests
+    assert [(r["method"], r["path"], r["outcome"]) for r in calls] == [
+        ("POST", "/v1/responses", "ok"),
+        ("POST", "/v1/responses", "ok"),
+    ]
+    first, second = (call["body"] for call in calls)
+    assert calls[0]["headers"]["authorization"] == f"Bearer {KEY}"
+    assert first["model"] == "gpt-4o-mini"
+    assert first["stream"] is True
+    assert first["store"] is False
+    assert first["include"] == ["reasoning.encrypted_content"]
+    assert first["input"][-1]["content"] == [
+        {"type": "input_text", "text": "Say hello to the gateway"}
+    ]
+    # The fake called Codex's shell tool; Codex ran it and sent the output back, with the
+    # reasoning item (and its encrypted content, verified by the fake) from the first answer.
+    kinds = [item.get("type") for item in second["input"]]
+    assert kinds[-4:] == ["reasoning", "web_search_call", "function_call", "function_call_output"]
+    call, output = second["input"][-2:]
+    assert call["name"] == "exec_command"
+    assert json.loads(call["arguments"]) == {"cmd": "test"}
+    assert output["call_id"] == call["call_id"]
+    assert second["input"][-4]["encrypted_content"]
