@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from billing.budgets import Hold, Refusal
 from billing.periods import period_end
-from billing.pricing import usage_cost_bound
+from billing.pricing import usage_cost, usage_cost_bound
 from core.money import format_money
 from core.usage import Usage
 from gateway import ratelimit
@@ -152,7 +152,11 @@ def worst_case_cost(chat: ChatRequest, plan: list[Offer], prompt_tokens: int) ->
     estimate), plus `max_tokens` — else the channel model's `max_output_tokens`, else
     GATEWAY_DEFAULT_MAX_TOKENS, the cap every adapter then sends — per choice, the prompt billed
     at that offer's dearest prompt price (a 1-hour cache write, twice the input by default) and the
-    answer at its output price."""
+    answer at its output price. Embeddings have no answer and no cache: `prompt_tokens` at the
+    dearest input price of the plan."""
+    if chat.operation == "embeddings":
+        prompt = Usage(prompt_tokens=prompt_tokens)
+        return max((usage_cost(prompt, offer_prices(offer)) for offer in plan), default=Decimal(0))
     choices = max(chat.n, 1)
     default = settings.GATEWAY_DEFAULT_MAX_TOKENS
     return max(

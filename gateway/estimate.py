@@ -41,10 +41,25 @@ def _content_chars(content: object) -> int:
     return chars
 
 
+def _input_tokens(value: object) -> int:
+    """An embeddings `input`'s tokens: a text's characters ÷ 4 rounded up, a token array's
+    length, a list of them the sum."""
+    if isinstance(value, str):
+        return _ceil_tokens(len(value))
+    if not isinstance(value, list):
+        return 0
+    if all(isinstance(item, int) for item in value):
+        return len(value)
+    return sum(_input_tokens(item) for item in value)
+
+
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """Estimated prompt tokens of an OpenAI chat body: message text (string content, text parts,
-    earlier tool calls) and tool definitions' JSON, ÷ 4 rounded up, + 4 per message; ≥ 1 unless
-    the body is empty."""
+    earlier tool calls) and tool definitions' JSON, ÷ 4 rounded up, + 4 per message; of an
+    embeddings body (`input`, no `messages`), its input's tokens; ≥ 1 unless the body is
+    empty."""
+    if "input" in body and "messages" not in body:
+        return max(_input_tokens(body["input"]), 1)
     messages = body.get("messages")
     messages = messages if isinstance(messages, list) else []
     chars = 0

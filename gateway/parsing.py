@@ -331,6 +331,16 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
+def parse_fallbacks(data: Mapping[str, Any], model: str) -> tuple[str, ...]:
+    """OpenRouter's `models` (fallbacks after `model`, which is left out of them); InvalidRequest
+    naming `models` when it is not a short list of model ids."""
+    fallback_models = data.get("models")
+    fallbacks = () if fallback_models is None else _string_list(fallback_models, "models")
+    if len(fallbacks) > MAX_FALLBACK_MODELS:
+        raise _fail("models", f"at most {MAX_FALLBACK_MODELS} fallback models.")
+    return tuple(name for name in fallbacks if name != model)
+
+
 def parse_chat_request(raw: bytes) -> ChatRequest:
     """Validate a chat completion body; raise InvalidRequest naming the first bad `param`."""
     data = parse_object(raw)
@@ -347,10 +357,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             check(data[name], name)
     if data.get("top_logprobs") is not None and data.get("logprobs") is not True:
         raise _fail("top_logprobs", "requires logprobs to be true.")
-    fallback_models = data.get("models")
-    fallbacks = () if fallback_models is None else _string_list(fallback_models, "models")
-    if len(fallbacks) > MAX_FALLBACK_MODELS:
-        raise _fail("models", f"at most {MAX_FALLBACK_MODELS} fallback models.")
+    fallbacks = parse_fallbacks(data, model)
     stream_options: Mapping[str, Any] = data.get("stream_options") or {}
     max_output = data.get("max_completion_tokens") or data.get("max_tokens")
     reasoning = reasoning_of(data)
@@ -359,7 +366,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         body={key: value for key, value in data.items() if key not in GATEWAY_FIELDS},
         stream=data.get("stream") is True,
         include_usage=stream_options.get("include_usage") is True,
-        fallback_models=tuple(name for name in fallbacks if name != model),
+        fallback_models=fallbacks,
         provider=parse_provider(data.get("provider"), data),
         max_output_tokens=max_output,
         n=data.get("n") or 1,

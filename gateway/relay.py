@@ -15,7 +15,7 @@ import httpx
 from django.conf import settings
 
 from billing.pricing import usage_cost
-from channels.adapters import adapter_for, passthrough_for
+from channels.adapters import operation_adapter, passthrough_for
 from channels.adapters.base import (
     Adapter,
     BadUpstreamResponse,
@@ -194,7 +194,7 @@ def _wire_of(chat: ChatRequest, offer: Offer) -> Wire:
     if native is not None and native.api_type == offer.api_type:
         return Wire(passthrough_for(offer.api_type, native.headers), native.body, native=True)
     try:
-        return Wire(adapter_for(offer.api_type), chat.body)
+        return Wire(operation_adapter(offer.api_type, chat.operation, chat.body), chat.body)
     except KeyError:
         message = NO_ADAPTER.format(api_type=offer.api_type)
         raise _AttemptFailed(Failure("unsupported_protocol", True, message)) from None

@@ -4,6 +4,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
+from channels.adapters import serves
 from gateway.errors import (
     InvalidRequest,
     ModelUnavailableUpstream,
@@ -35,6 +36,10 @@ NEEDS_NATIVE = (
     "'{param}' can only be sent to a channel speaking the client's own API ({api_type}),"
     " and none serves {model!r}"
 )
+CANNOT_DO = (
+    "The model {model!r} is served only by channels whose protocol ({api_types}) makes no"
+    " {operation}"
+)
 UNKNOWN_UPSTREAM = (
     "Every channel serving {models} answered recently that its upstream does not know the model"
 )
@@ -50,7 +55,10 @@ def offers_for(
     chat: ChatRequest, offers: Mapping[str, Sequence[Offer]]
 ) -> Mapping[str, Sequence[Offer]]:
     """The offers that can carry the request: all of them, unless it uses something only its
-    own dialect's channels take (`native.requires`); InvalidRequest naming it if none can."""
+    own dialect's channels take (`native.requires`), or is an operation not every protocol can
+    do (embeddings); InvalidRequest naming what if none can."""
+    if chat.operation != "chat":
+        return _doing(chat, offers)
     native = chat.native
     if native is None or not native.requires:
         return offers
@@ -65,6 +73,25 @@ def offers_for(
         )
         raise InvalidRequest(message, param=native.requires)
     return speaking
+
+
+def _doing(
+    chat: ChatRequest, offers: Mapping[str, Sequence[Offer]]
+) -> Mapping[str, Sequence[Offer]]:
+    """The offers whose protocol can do the request's operation; InvalidRequest naming `model`
+    when no channel of the requested models can."""
+    models = (chat.model, *chat.fallback_models)
+    able = {
+        model: [offer for offer in offers.get(model, ()) if serves(offer.api_type, chat.operation)]
+        for model in models
+    }
+    if not any(able.values()):
+        protocols = sorted({offer.api_type for model in models for offer in offers.get(model, ())})
+        message = CANNOT_DO.format(
+            model=chat.model, operation=chat.operation, api_types=", ".join(protocols)
+        )
+        raise InvalidRequest(message, param="model")
+    return able
 
 
 def route_plan(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 SortBy = Literal["price", "latency", "throughput"]
 BreakerState = Literal["closed", "open", "half_open"]
+Operation = Literal["chat", "embeddings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,9 @@ class ChatRequest:
     exclude_reasoning: bool = False
     native: NativeRequest | None = None
     """The client's own body, when its door can pass it through to channels of its dialect."""
+    operation: Operation = "chat"
+    """What the upstream is asked to do: a chat completion, or embeddings of `body["input"]`
+    (then `body` is an OpenAI embeddings body, and the answer an embeddings list)."""
 
 
 @dataclass(frozen=True, slots=True)

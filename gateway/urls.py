@@ -6,6 +6,7 @@ from gateway.responses_views import InputItemsView, StoredResponseView
 from gateway.views import (
     ChatCompletionsView,
     CountTokensView,
+    EmbeddingsView,
     GenerationView,
     KeyView,
     MessagesView,
@@ -16,6 +17,7 @@ urlpatterns = [
     path("chat/completions", ChatCompletionsView.as_view(), name="chat-completions"),
     path("messages", MessagesView.as_view(), name="messages"),
     path("messages/count_tokens", CountTokensView.as_view(), name="messages-count-tokens"),
+    path("embeddings", EmbeddingsView.as_view(), name="embeddings"),
     path("models", ModelsView.as_view(), name="models"),
     path("models/<path:model>", ModelsView.as_view(), name="model"),
     path("generation", GenerationView.as_view(), name="generation"),

@@ -34,6 +34,7 @@ from gateway.errors import (
 )
 from gateway.front_doors.base import FrontDoor
 from gateway.front_doors.chat import CHAT_COMPLETIONS
+from gateway.front_doors.embeddings import EMBEDDINGS
 from gateway.front_doors.messages import MESSAGES
 from gateway.pipeline import INTERNAL_ERROR, MODEL_NOT_FOUND, Answer, ClientCall
 from gateway.responses import RelayStreamResponse, error_response, json_response
@@ -152,6 +153,12 @@ class MessagesView(AnthropicErrorsMixin, ChatCompletionsView):
     """`POST /v1/messages`: Anthropic's Messages API, translated through the pipeline."""
 
     door: FrontDoor = MESSAGES
+
+
+class EmbeddingsView(ChatCompletionsView):
+    """`POST /v1/embeddings`: OpenAI's embeddings, through the pipeline (never streamed)."""
+
+    door: FrontDoor = EMBEDDINGS
 
 
 class CountTokensView(AnthropicErrorsMixin, GatewayApiView):

@@ -63,6 +63,15 @@ class TranslatedResponse:
     usage_estimated: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """An upstream's embeddings answer, in input order: each vector as floats (or as the
+    base64 string an OpenAI-compatible upstream was asked for), and its usage if it gave one."""
+
+    vectors: list[list[float] | str]
+    usage: Usage | None = None
+
+
 class BadUpstreamResponse(Exception):
     """The upstream answered something that is not its protocol (malformed JSON or event)."""
 
@@ -163,3 +172,20 @@ class Adapter(ABC):
     @abstractmethod
     def models_url(self, *, base_url: str) -> str:
         """Where the upstream lists its models (a free call, used by health probes)."""
+
+    operations: frozenset[str] = frozenset({"chat"})
+    """What the protocol can be asked (`chat`, `embeddings`): routing skips a channel whose
+    protocol cannot do the request's operation."""
+
+    def embeddings_request(
+        self, *, body: Mapping[str, Any], target: UpstreamTarget
+    ) -> UpstreamRequest:
+        """The upstream request for an OpenAI embeddings `body` (validated by its door); raise
+        UnsupportedContent for inputs the protocol cannot take. Only for `embeddings` in
+        `operations`."""
+        raise NotImplementedError(f"{self.api_type} makes no embeddings")
+
+    def embeddings_response(self, *, payload: bytes) -> Embeddings:
+        """The vectors (and usage) of an upstream embeddings answer; raise BadUpstreamResponse
+        if garbled. Only for `embeddings` in `operations`."""
+        raise NotImplementedError(f"{self.api_type} makes no embeddings")

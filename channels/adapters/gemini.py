@@ -1,4 +1,5 @@
-"""Google Gemini's `generateContent` behind the OpenAI chat completions API.
+"""Google Gemini's `generateContent` behind the OpenAI chat completions API (and its
+`batchEmbedContents` behind OpenAI's embeddings).
 
 Requests are built in `gemini_request`; here the answer comes back: candidates as choices,
 thought parts as `reasoning_content`/`reasoning`, function calls as `tool_calls` (with their
@@ -15,13 +16,16 @@ import orjson
 
 from channels.adapters.base import (
     BadUpstreamResponse,
+    Embeddings,
     Metering,
     ResponseIdentity,
     TranslatedResponse,
+    UnsupportedContent,
     UpstreamRequest,
     UpstreamStreamError,
     UpstreamTarget,
 )
+from channels.adapters.embeddings import EMBEDDINGS, vector_of
 from channels.adapters.gemini_request import generate_content_payload
 from channels.adapters.synthesis import (
     ChoiceDraft,
@@ -35,6 +39,7 @@ from core.log_filters import scrub
 from core.usage import Usage
 
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
+TEXT_ONLY = "Invalid value for 'input': Gemini embeds text only, not token arrays."
 FILTERED = frozenset(
     {
         "SAFETY",
@@ -182,6 +187,7 @@ class GeminiAdapter(TranslatingAdapter):
     """Google's Generative Language API (`api_type = gemini`)."""
 
     api_type = "gemini"
+    operations = frozenset({"chat", EMBEDDINGS})
     translator = GeminiStreamTranslator
     api_version = "/v1beta"
     known_versions = ("/v1", "/v1alpha")
@@ -193,12 +199,42 @@ class GeminiAdapter(TranslatingAdapter):
         `:streamGenerateContent?alt=sse`) with the key in `x-goog-api-key`; raise
         UnsupportedContent for parts Gemini cannot take."""
         payload = generate_content_payload(body, max_output_tokens=target.max_output_tokens)
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return self._request(target, method, payload)
+
+    def embeddings_request(
+        self, *, body: Mapping[str, Any], target: UpstreamTarget
+    ) -> UpstreamRequest:
+        """POST `<base_url>/v1beta/models/<model>:batchEmbedContents`, one request per input
+        text, `dimensions` as `outputDimensionality`; UnsupportedContent naming `input` for
+        token arrays (Gemini embeds text only)."""
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+            raise UnsupportedContent(TEXT_ONLY, param="input")
+        model = f"models/{target.upstream_model}"
+        dimensions = body.get("dimensions")
+        sized = {} if dimensions is None else {"outputDimensionality": dimensions}
+        requests = [
+            {"model": model, "content": {"parts": [{"text": text}]}, **sized} for text in texts
+        ]
+        return self._request(target, "batchEmbedContents", {"requests": requests})
+
+    def embeddings_response(self, *, payload: bytes) -> Embeddings:
+        """The `embeddings[].values`, in request order; Gemini reports no usage."""
+        items = parse_json(payload, "answer").get("embeddings")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise BadUpstreamResponse("upstream answer has no embeddings list")
+        return Embeddings([vector_of(item.get("values")) for item in items])
+
+    def _request(
+        self, target: UpstreamTarget, method: str, payload: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        """POST `payload` to the model's `method`, the key in `x-goog-api-key`."""
         headers = {"content-type": "application/json"}
         if target.api_key:
             headers["x-goog-api-key"] = target.api_key
-        root = self.api_root(target.base_url)
-        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        url = f"{root}/models/{target.upstream_model}:{method}"
+        url = f"{self.api_root(target.base_url)}/models/{target.upstream_model}:{method}"
         return UpstreamRequest(url=url, headers=headers, content=orjson.dumps(payload))
 
     def translate_response(

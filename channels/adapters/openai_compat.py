@@ -25,6 +25,7 @@ import orjson
 from channels.adapters.base import (
     Adapter,
     BadUpstreamResponse,
+    Embeddings,
     Metering,
     ResponseIdentity,
     StreamTranslator,
@@ -33,6 +34,7 @@ from channels.adapters.base import (
     UpstreamStreamError,
     UpstreamTarget,
 )
+from channels.adapters.embeddings import EMBEDDINGS, vector_of
 from channels.adapters.reasoning import reasoning_of
 from channels.adapters.wire import (
     MAX_EVENT_BYTES,
@@ -46,6 +48,7 @@ from core.log_filters import scrub
 from core.usage import Usage
 
 CHAT_PATH = "/chat/completions"
+EMBEDDINGS_PATH = "/embeddings"
 STREAM_ERROR_FALLBACK = "the upstream reported an error in its stream"
 
 STANDARD_FINISH_REASONS = frozenset(
@@ -385,10 +388,19 @@ def _cap_answer(payload: dict[str, Any], target: UpstreamTarget) -> None:
         payload["max_tokens"] = target.max_output_tokens
 
 
+def _headers(target: UpstreamTarget) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    if target.api_key:
+        headers["authorization"] = f"Bearer {target.api_key}"
+    return headers
+
+
 class OpenAICompatAdapter(Adapter):
-    """The OpenAI chat completions protocol, spoken by most hosted and self-hosted servers."""
+    """The OpenAI chat completions protocol, spoken by most hosted and self-hosted servers, and
+    its embeddings endpoint."""
 
     api_type = "openai"
+    operations = frozenset({"chat", EMBEDDINGS})
 
     def build_request(
         self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
@@ -413,14 +425,40 @@ class OpenAICompatAdapter(Adapter):
             payload.pop("stream_options", None)
             if "stream" in payload:
                 payload["stream"] = False
-        headers = {"content-type": "application/json"}
-        if target.api_key:
-            headers["authorization"] = f"Bearer {target.api_key}"
         return UpstreamRequest(
             url=target.base_url.rstrip("/") + CHAT_PATH,
-            headers=headers,
+            headers=_headers(target),
             content=orjson.dumps(payload),
         )
+
+    def embeddings_request(
+        self, *, body: Mapping[str, Any], target: UpstreamTarget
+    ) -> UpstreamRequest:
+        """POST `<base_url>/embeddings` with the client's body and the upstream model name."""
+        payload = {**body, "model": target.upstream_model}
+        return UpstreamRequest(
+            url=target.base_url.rstrip("/") + EMBEDDINGS_PATH,
+            headers=_headers(target),
+            content=orjson.dumps(payload),
+        )
+
+    def embeddings_response(self, *, payload: bytes) -> Embeddings:
+        """The `data` items' embeddings in `index` order, and `usage.prompt_tokens` if given."""
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise BadUpstreamResponse("upstream answered malformed JSON") from None
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise BadUpstreamResponse("upstream answer has no data list")
+        ordered = sorted(items, key=lambda item: token_count(item.get("index")))
+        raw = body.get("usage")
+        usage = (
+            Usage(prompt_tokens=token_count(raw.get("prompt_tokens")))
+            if isinstance(raw, dict) and "prompt_tokens" in raw
+            else None
+        )
+        return Embeddings([vector_of(item.get("embedding")) for item in ordered], usage)
 
     def translate_response(
         self, *, payload: bytes, identity: ResponseIdentity, metering: Metering

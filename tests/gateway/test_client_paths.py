@@ -21,6 +21,7 @@ ENDPOINTS = {
     "/v1/models/gpt-4o-mini": "GET, HEAD, OPTIONS",
     "/v1/key": "GET, HEAD, OPTIONS",
     "/v1/generation": "GET, HEAD, OPTIONS",
+    "/v1/embeddings": "POST, OPTIONS",
 }
 
 
@@ -36,7 +37,7 @@ def test_options_answers_the_methods_an_endpoint_takes(gateway, path, allow, wit
 @pytest.mark.parametrize(
     "path",
     [
-        "/v1/embeddings",
+        "/v1/completions",
         "/v1/chat/completions/",
         "/V1/chat/completions",
         "/api/v1/nothing/here",
