@@ -1,4 +1,4 @@
-"""The fake upstream's "encrypted" content (reasoning and compaction items): readable by it alone,
+"""The fake upstream's "encrypted" content (reasoning and compaction items): made by it alone,
 and bound to the API key it was made for, as OpenAI binds it to the organization.
 
 A sealed text is ``base64url(json) + "." + tag``: the JSON holds the kind, a fingerprint of the

@@ -78,9 +78,11 @@ def test_codex_exec_prints_the_answer_after_one_tool_round_trip(
     # The fake called Codex's shell tool; Codex ran it and sent the output back, with the
     # reasoning item (and its encrypted content, verified by the fake) from the first answer.
     kinds = [item.get("type") for item in second["input"]]
-    assert kinds[-4:] == ["reasoning", "web_search_call", "function_call", "function_call_output"]
-    call, output = second["input"][-2:]
+    assert kinds[-3:] == ["reasoning", "function_call", "function_call_output"]
+    reasoning, call, output = second["input"][-3:]
+    assert reasoning["encrypted_content"]
     assert call["name"] == "exec_command"
     assert json.loads(call["arguments"]) == {"cmd": "test"}
     assert output["call_id"] == call["call_id"]
-    assert second["input"][-4]["encrypted_content"]
+    # The recipe's settings: function tools only.
+    assert {tool["type"] for tool in first["tools"]} == {"function"}
