@@ -19,12 +19,17 @@ from gateway.bridge.journal import journal
 from gateway.bridge.recorder import recorder
 from gateway.edge.bodies import BodyLimits
 from gateway.edge.cors import Cors
+from gateway.errors import InvalidRequest
 from gateway.metrics import mark_process_dead
 from gateway.upstream_client import close_upstream_clients
 
 ASGIApp = Any
 CLIENT_API_PREFIXES = ("/v1/", "/api/v1/", "/openai/v1/")
 CLIENT_API_PATHS = frozenset({"/chat/completions", "/healthz", "/readyz", "/metrics"})
+WEBSOCKET_REFUSED = (
+    "This gateway does not serve WebSockets; send the request over HTTP (POST /v1/responses)."
+)
+UPGRADE_REQUIRED = 426
 
 
 class ClientApiHandler(ASGIHandler):
@@ -63,6 +68,24 @@ def is_client_api(path: str) -> bool:
     return path.startswith(CLIENT_API_PREFIXES) or path in CLIENT_API_PATHS
 
 
+async def refuse_websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Refuse a WebSocket handshake at once (Codex tries one on `/v1/responses` before HTTP):
+    a 426 in the OpenAI envelope where the server can send one, else a close before accept
+    (the server answers 403)."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = InvalidRequest(
+        WEBSOCKET_REFUSED, status=UPGRADE_REQUIRED, code="websocket_not_supported"
+    ).body()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send(
+        {"type": "websocket.http.response.start", "status": UPGRADE_REQUIRED, "headers": headers}
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
 class GatewayApplication:
     """Route client API paths to `client_api`, the rest to `site`, every body bounded in size
     and time (GATEWAY_MAX_BODY_BYTES, GATEWAY_BODY_TIMEOUT); answer lifespan events.
@@ -88,6 +111,8 @@ class GatewayApplication:
                 await self.bodies.serve(self.site, scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send)
         else:
             await self.site(scope, receive, send)
 

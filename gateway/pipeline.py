@@ -72,6 +72,9 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     native: bool = False
     """The body or events are already in the client's dialect (same-dialect passthrough)."""
+    key_id: int | None = None
+    channel_id: int | None = None
+    """Who asked and which channel answered (a door's state, such as stored responses)."""
 
 
 async def serve(door: FrontDoor, call: ClientCall) -> Answer:
@@ -129,6 +132,7 @@ async def _answer(
         draft.model = door.requested_model(raw)
         raise
     draft.model, draft.stream, draft.user = chat.model, chat.stream, chat.user
+    chat = await door.resolve(chat, key)
     snapshot = await catalog.current_catalog(wanting=[chat.model, *chat.fallback_models])
     models = _models_to_try(chat, key, set(snapshot.offers))
     prompt_tokens = estimate_prompt_tokens(chat.body)
@@ -160,9 +164,11 @@ async def _answer(
         draft.end(UsageStatus.OK, 200)
         _record(draft, started)
         answer = Answer(draft.id, body=completed.body, native=completed.native)
+        answer.channel_id = draft.channel_id
         answer.headers["x-request-id"] = draft.id
         answer.headers["x-switchyard-channel"] = draft.attempts[-1].channel
     answer.headers.update(rate.headers)
+    answer.key_id = key.key_id
     return answer
 
 
@@ -178,6 +184,7 @@ async def _stream(exchange: relay.Exchange, plan: list[Offer]) -> Answer:
         events=relay.relay_events(exchange, opened, on_end),
         on_close=lambda: None if opened.settled else relay.abandon_stream(exchange, opened, on_end),
         native=opened.native,
+        channel_id=opened.offer.channel_id,
         headers={
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",

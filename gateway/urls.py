@@ -11,6 +11,7 @@ from gateway.views import (
     KeyView,
     MessagesView,
     ModelsView,
+    ResponsesView,
 )
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("models/<path:model>", ModelsView.as_view(), name="model"),
     path("generation", GenerationView.as_view(), name="generation"),
     path("key", KeyView.as_view(), name="key"),
+    path("responses", ResponsesView.as_view(), name="responses"),
     # GET and DELETE only: a POST to `responses/<anything>` (such as `compact`) is a 405 here.
     path("responses/<str:response_id>", StoredResponseView.as_view(), name="response"),
     path(

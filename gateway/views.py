@@ -36,8 +36,11 @@ from gateway.front_doors.base import FrontDoor
 from gateway.front_doors.chat import CHAT_COMPLETIONS
 from gateway.front_doors.embeddings import EMBEDDINGS
 from gateway.front_doors.messages import MESSAGES
+from gateway.front_doors.responses import ResponsesDoor
+from gateway.front_doors.responses_request import input_items
 from gateway.pipeline import INTERNAL_ERROR, MODEL_NOT_FOUND, Answer, ClientCall
 from gateway.responses import RelayStreamResponse, error_response, json_response
+from gateway.responses_kept import Keeper, keeper
 from gateway.schemas import KeyContext
 
 REQUEST_TOO_LARGE = "The request body is larger than {limit} bytes."
@@ -159,6 +162,47 @@ class EmbeddingsView(ChatCompletionsView):
     """`POST /v1/embeddings`: OpenAI's embeddings, through the pipeline (never streamed)."""
 
     door: FrontDoor = EMBEDDINGS
+
+
+class ResponsesView(GatewayApiView):
+    """`POST /v1/responses`: OpenAI's Responses API, translated through the pipeline; unless
+    the request says `store: false`, its answered response is stored for `previous_response_id`
+    and `GET /v1/responses/{id}`."""
+
+    async def post(self, request: Request) -> HttpResponseBase:
+        """Answer one response, streamed or not; exactly one usage record either way."""
+        door = ResponsesDoor()
+        call = ClientCall(
+            authorization=credentials_of(request),
+            read_body=lambda: _body_of(request._request),
+            headers=request.headers,
+        )
+        answer = await pipeline.serve(door, call)
+        if answer.error is None and answer.key_id is not None and not answer.native:
+            keep = _keeper(door, answer.key_id, answer.channel_id)
+            # Rendered here, in the client's dialect, so that the response can be kept.
+            if answer.events is not None:
+                answer.events = door.events(answer.events, on_final=keep)
+            else:
+                response = door.response(answer.body or b"")
+                if keep is not None:
+                    await keep(response)
+                answer.body = orjson.dumps(response)
+            answer.native = True
+        return answer_response(door, answer)
+
+
+def _keeper(door: ResponsesDoor, key_id: int, channel_id: int | None) -> Keeper | None:
+    """What stores the door's answered response (None when the request said `store: false`)."""
+    if door.request.get("store") is False:
+        return None
+    previous = door.request.get("previous_response_id")
+    return keeper(
+        key_id=key_id,
+        input_items=input_items(door.request),
+        previous_response_id=previous if isinstance(previous, str) else None,
+        channel_id=channel_id,
+    )
 
 
 class CountTokensView(AnthropicErrorsMixin, GatewayApiView):

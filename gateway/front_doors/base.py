@@ -1,4 +1,4 @@
-"""The contract of a front door (pure: no I/O, no state)."""
+"""The contract of a front door (pure: no I/O, no state, but for `resolve`)."""
 
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
@@ -6,7 +6,7 @@ from typing import Protocol
 from django.http import HttpResponse
 
 from gateway.errors import GatewayError
-from gateway.schemas import ChatRequest
+from gateway.schemas import ChatRequest, KeyContext
 
 
 class FrontDoor(Protocol):
@@ -21,6 +21,12 @@ class FrontDoor(Protocol):
     def parse(self, raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
         """The pipeline's request for a client body and its headers; InvalidRequest (naming
         `param`) if bad."""
+        ...
+
+    async def resolve(self, chat: ChatRequest, key: KeyContext) -> ChatRequest:
+        """The request to serve, once the key is known: `chat` itself, unless the door keeps
+        state for its clients (the one step that may read it: Responses'
+        `previous_response_id`)."""
         ...
 
     def requested_model(self, raw: bytes) -> str:

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from gateway.errors import GatewayError
 from gateway.parsing import parse_chat_request
 from gateway.responses import error_response
-from gateway.schemas import ChatRequest
+from gateway.schemas import ChatRequest, KeyContext
 
 MODEL_LENGTH = 200
 
@@ -32,6 +32,10 @@ class ChatCompletionsDoor:
         """The validated request (gateway.parsing); OpenAI-compatible channels take its body
         as sent already."""
         return parse_chat_request(raw)
+
+    async def resolve(self, chat: ChatRequest, key: KeyContext) -> ChatRequest:
+        """As it is (this door keeps no state)."""
+        return chat
 
     def requested_model(self, raw: bytes) -> str:
         """The body's `model` (see `body_model`)."""

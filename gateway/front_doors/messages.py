@@ -22,7 +22,7 @@ from gateway.front_doors.chat import body_model
 from gateway.front_doors.messages_request import translate
 from gateway.parsing import parse_chat_request, parse_object
 from gateway.responses import error_response
-from gateway.schemas import ChatRequest, NativeRequest
+from gateway.schemas import ChatRequest, KeyContext, NativeRequest
 
 API_TYPE = "anthropic"
 """The channel protocol that takes a Messages body as sent."""
@@ -81,7 +81,7 @@ def anthropic_message(body: bytes) -> dict[str, Any]:
     choice = (chat.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     content: list[dict[str, Any]] = []
-    if thinking := _reasoning_of(message):
+    if thinking := reasoning_text(message):
         content.append({"type": "thinking", "thinking": thinking, "signature": ""})
     if message.get("content"):
         content.append({"type": "text", "text": message["content"]})
@@ -107,7 +107,7 @@ def anthropic_message(body: bytes) -> dict[str, Any]:
     }
 
 
-def _reasoning_of(message: Mapping[str, Any]) -> str:
+def reasoning_text(message: Mapping[str, Any]) -> str:
     """Reasoning text in either spelling (OpenRouter's `reasoning`, or `reasoning_content`)."""
     text = message.get("reasoning") or message.get("reasoning_content")
     return text if isinstance(text, str) else ""
@@ -162,7 +162,7 @@ class _StreamTranslator:
             self.usage = anthropic_usage(chunk["usage"])
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
-            if thinking := _reasoning_of(delta):
+            if thinking := reasoning_text(delta):
                 if self.block != ("thinking", -2):
                     opening = {"type": "thinking", "thinking": "", "signature": ""}
                     events += self._open("thinking", -2, opening)
@@ -222,6 +222,10 @@ class MessagesDoor:
         forwarded = {name: headers[name] for name in DIALECT_HEADERS if headers.get(name)}
         native = NativeRequest(API_TYPE, data, headers=forwarded, requires=translation.requires)
         return replace(chat, native=native)
+
+    async def resolve(self, chat: ChatRequest, key: KeyContext) -> ChatRequest:
+        """As it is (this door keeps no state)."""
+        return chat
 
     def requested_model(self, raw: bytes) -> str:
         """The body's `model` (see `body_model`)."""
