@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import openai
 import pytest
 from celery.schedules import crontab
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from billing.keys import hash_key
@@ -20,6 +22,8 @@ from gateway.errors import InvalidRequest, ResponseNotFound
 from gateway.models import StoredResponse
 from gateway.stored_responses import stored_responses_prune
 from gateway.tasks import prune_stored_responses
+from tests.access_helpers import staff_with, support_user
+from tests.factories import ApiKeyFactory
 from tests.gateway.conftest import Gateway
 
 T = TypeVar("T")
@@ -311,3 +315,21 @@ def test_beat_prunes_stored_responses_daily(settings):
 
     assert entry["task"] == "gateway.tasks.prune_stored_responses"
     assert isinstance(entry["schedule"], crontab)
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_stored_responses_only_to_staff_given_their_view_permission():
+    StoredResponse.objects.create(
+        id="resp_admin", key=ApiKeyFactory(), response=answer("resp_admin", "private words")
+    )
+    changelist = reverse("admin:gateway_storedresponse_changelist")
+    detail = reverse("admin:gateway_storedresponse_change", args=["resp_admin"])
+    support, viewer = Client(), Client()
+    support.force_login(support_user())
+    viewer.force_login(staff_with("gateway.view_storedresponse"))
+
+    assert support.get(changelist).status_code == 403
+    assert support.get(detail).status_code == 403
+    assert "resp_admin" in viewer.get(changelist).content.decode()
+    assert "private words" in viewer.get(detail).content.decode()
+    assert viewer.get(reverse("admin:gateway_storedresponse_add")).status_code == 403
