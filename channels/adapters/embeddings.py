@@ -51,8 +51,6 @@ class EmbeddingsCall(Adapter):
     """One embeddings request on a channel: `adapter`'s embeddings pair behind the relay's
     contract. Embeddings never stream."""
 
-    operations = frozenset({EMBEDDINGS})
-
     def __init__(self, adapter: Adapter, *, encoding_format: object) -> None:
         self.adapter = adapter
         self.api_type = adapter.api_type
