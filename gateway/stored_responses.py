@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.write_lock import serialized_writes
 from gateway.clip import clip
 from gateway.errors import InvalidRequest, ResponseNotFound
 from gateway.models import RESPONSE_ID_LENGTH, StoredResponse
@@ -51,19 +52,17 @@ def stored_response_save(
 ) -> None:
     """Store `response` (its `id`, `created_at` and `output` are read from it) for `key_id`;
     saving the same id again replaces it."""
-    created = response.get("created_at")
-    StoredResponse.objects.update_or_create(
-        id=response["id"],
-        defaults={
-            "key_id": key_id,
-            "created_at": _time_of(created),
-            "previous_response_id": previous_response_id or "",
-            "input_items": input_items,
-            "output_items": list(response.get("output") or []),
-            "response": response,
-            "channel_id": channel_id,
-        },
-    )
+    defaults = {
+        "key_id": key_id,
+        "created_at": _time_of(response.get("created_at")),
+        "previous_response_id": previous_response_id or "",
+        "input_items": input_items,
+        "output_items": list(response.get("output") or []),
+        "response": response,
+        "channel_id": channel_id,
+    }
+    with serialized_writes():
+        StoredResponse.objects.update_or_create(id=response["id"], defaults=defaults)
 
 
 def _time_of(created_at: Any) -> datetime:
@@ -119,7 +118,8 @@ def stored_response_turns(*, key_id: int, response_id: str) -> list[Turn]:
 
 def stored_response_delete(*, key_id: int, response_id: str) -> bool:
     """Delete the key's stored response; False when it has none with that id."""
-    deleted, _ = _of_key(key_id, response_id).delete()
+    with serialized_writes():
+        deleted, _ = _of_key(key_id, response_id).delete()
     return deleted > 0
 
 
@@ -181,6 +181,6 @@ def stored_responses_prune(
     old = StoredResponse.objects.filter(created_at__lt=cutoff)
     deleted = 0
     while ids := list(old.values_list("pk", flat=True)[:batch_size]):
-        with transaction.atomic():
+        with serialized_writes(), transaction.atomic():
             deleted += StoredResponse.objects.filter(pk__in=ids).delete()[0]
     return deleted

@@ -124,6 +124,32 @@ def test_a_conversation_is_every_turns_input_then_output_oldest_first(gateway):
     assert middle == items[:4]
 
 
+def test_responses_stored_at_once_are_all_kept(gateway):
+    key = key_id(gateway)
+
+    async def store_many() -> None:
+        await asyncio.gather(
+            *(
+                responses_store.remember(
+                    key_id=key,
+                    response=answer(f"resp_many{n}", f"reply {n}"),
+                    input_items=[user(f"turn {n}")],
+                    previous_response_id=None,
+                    channel_id=None,
+                )
+                for n in range(20)
+            )
+        )
+
+    run(store_many())
+
+    replies = [
+        run(responses_store.retrieve(key_id=key, response_id=f"resp_many{n}"))["output"][0]
+        for n in range(20)
+    ]
+    assert [reply["content"][0]["text"] for reply in replies] == [f"reply {n}" for n in range(20)]
+
+
 def test_another_keys_or_an_unknown_response_is_not_found(gateway):
     three_turns(key_id(gateway))
     other = key_id(gateway, gateway.new_key())
