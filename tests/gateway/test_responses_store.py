@@ -324,6 +324,11 @@ def test_the_sdk_lists_input_items_page_by_page(gateway):
 
 
 def test_other_methods_on_a_stored_response_are_refused_in_the_openai_envelope(gateway):
+    three_turns(key_id(gateway))
+    with pytest.raises(openai.BadRequestError) as replay:
+        gateway.client().responses.retrieve("resp_1", stream=True)
+    assert replay.value.param == "stream"
+    assert gateway.client(prefix="/api/v1").responses.retrieve("resp_1").output_text == "first"
     with gateway.http() as http:
         compact = http.post("/v1/responses/compact", json={"model": "gpt-4o-mini"})
         put = http.put("/v1/responses/resp_1", json={})
