@@ -146,6 +146,26 @@ def test_a_string_input_with_instructions_is_answered_priced_and_recorded(
     assert record.channel_id == gateway.channels[0].pk
 
 
+@CHANNEL_TYPES
+@STREAM
+def test_cache_reads_stay_in_input_tokens_at_the_cached_price(gateway, api_type, stream):
+    upstream = fault_model(UPSTREAM_MODELS[api_type], cached_tokens=10)
+    channel(gateway, api_type, upstream_model=upstream, price=("1", "2", "0.1"))
+
+    response = answered(gateway, stream=stream, input=HELLO, instructions=BRIEF)
+
+    usage = response.usage
+    assert (usage.input_tokens, usage.input_tokens_details.cached_tokens) == (PROMPT_TOKENS, 10)
+    expected = cost(PROMPT_TOKENS, COMPLETION_TOKENS, 10, ("1", "2", "0.1"))
+    assert Decimal(str(usage.model_extra["cost"])) == expected
+    record = gateway.record()
+    assert (record.prompt_tokens, record.cached_tokens, record.cost) == (
+        PROMPT_TOKENS,
+        10,
+        expected,
+    )
+
+
 def test_items_become_the_conversation_the_channel_receives(gateway):
     channel(gateway)
     items = [
