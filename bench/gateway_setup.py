@@ -1,6 +1,6 @@
 """Give the gateway under benchmark an account with credit, a key and two channels on the fake
-upstream: `bench` (OpenAI-compatible, for the chat door and the translated Messages door) and
-`bench-anthropic` (Anthropic Messages, for the native Messages door).
+upstream: `bench` (OpenAI-compatible, for the chat door, the translated Messages door and both
+Responses doors) and `bench-anthropic` (Anthropic Messages, for the native Messages door).
 
 Run with the gateway's environment: ``DJANGO_SETTINGS_MODULE=config.settings.base
 python -m bench.gateway_setup --upstream-url http://127.0.0.1:PORT/v1``; prints ``BENCH_API_KEY=…``.

@@ -20,7 +20,6 @@ MAX_TOKENS = 1024  # Messages requests must say; far above the longest bench ans
 RSS_SAMPLE_INTERVAL_S = 0.05
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=10)
 DATA = b"data:"
-STREAM_END_WINDOW = 64  # how far from a stream's end its closing event must start
 MAX_ERROR_SAMPLES = 3
 
 
@@ -33,10 +32,12 @@ class Wire:
     key_header: str
     key_scheme: str
     headers: Mapping[str, str]
-    body_fields: Mapping[str, object]  # besides model, messages and stream
+    body_fields: Mapping[str, object]  # besides model, the prompt and stream
     answer_marker: bytes  # in every good non-stream answer
-    stream_end: bytes  # the closing event of every good stream
+    stream_end: bytes  # in the last event of every good stream
     error_event: bytes  # an in-band error in a stream
+    prompt_field: str = "messages"  # the body field the prompt goes in
+    answer_status: str | None = None  # the top-level `status` of every good answer, if any
 
     def session_headers(self, api_key: str) -> dict[str, str]:
         """What every request carries: the key as this protocol sends it, and its headers."""
@@ -49,8 +50,28 @@ class Wire:
 
     def body(self, model: str, *, stream: bool) -> bytes:
         """The request body for `model`."""
-        fields = {"model": model, **self.body_fields, "messages": PROMPT, "stream": stream}
+        fields = {"model": model, **self.body_fields, self.prompt_field: PROMPT, "stream": stream}
         return orjson.dumps(fields)
+
+    def answered(self, data: bytes) -> bool:
+        """Whether a 200's body is a good non-stream answer of this protocol."""
+        if self.answer_marker not in data:
+            return False
+        return self.answer_status is None or _status(data) == self.answer_status
+
+    def ended(self, stream: bytes) -> bool:
+        """Whether a stream's last event is this protocol's closing one."""
+        events = stream.rstrip()
+        return self.stream_end in events[events.rfind(b"\n\n") + 1 :]
+
+
+def _status(data: bytes) -> object:
+    """The top-level `status` of a JSON object body (None for anything else)."""
+    try:
+        answer = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return answer.get("status") if isinstance(answer, dict) else None
 
 
 CHAT = Wire(
@@ -74,6 +95,20 @@ MESSAGES = Wire(
     answer_marker=b'"type":"message"',
     stream_end=b'data: {"type":"message_stop"}',
     error_event=b"event: error",
+)
+RESPONSES = Wire(
+    name="responses",
+    path="/responses",
+    key_header="Authorization",
+    key_scheme="Bearer",
+    headers={},
+    # Not stored (store false, as Codex sends it): the chat door stores no answer either.
+    body_fields={"max_output_tokens": MAX_TOKENS, "store": False},
+    answer_marker=b'"object":"response"',
+    stream_end=b"event: response.completed",
+    error_event=b"event: error",
+    prompt_field="input",
+    answer_status="completed",
 )
 
 
@@ -175,7 +210,7 @@ async def _call(
     except (aiohttp.ClientError, TimeoutError) as exc:
         samples.fail(f"{type(exc).__name__}: {exc}")
         return
-    if response.status != 200 or wire.answer_marker not in data:
+    if response.status != 200 or not wire.answered(data):
         samples.fail(f"HTTP {response.status}: {_snippet(data)}")
         return
     samples.latencies.append(time.perf_counter() - start)
@@ -210,8 +245,7 @@ async def _stream(
         samples.fail(f"{type(exc).__name__}: {exc}")
         return
     text = b"".join(parts)
-    ended = wire.stream_end in text[-STREAM_END_WINDOW:]
-    if first is None or not ended or wire.error_event in text:
+    if first is None or not wire.ended(text) or wire.error_event in text:
         samples.fail(f"bad stream, ending: {_snippet(text[-160:])}")
         return
     samples.latencies.append(first)

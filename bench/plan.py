@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bench.fake_upstream import fault_model
-from bench.load import CHAT, MESSAGES, Scenario, Wire
+from bench.load import CHAT, MESSAGES, RESPONSES, Scenario, Wire
 
 UPSTREAM_MODEL = "gpt-4o-mini"
 CLAUDE_MODEL = "claude-haiku-4-5"
@@ -41,6 +41,8 @@ CHUNKS = "chunks-c64"
 CHAT_DOOR = "chat"
 NATIVE_DOOR = "messages (native)"
 TRANSLATED_DOOR = "messages (translated)"
+RESPONSES_TRANSLATED_DOOR = "responses (translated)"
+RESPONSES_NATIVE_DOOR = "responses (native)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,27 @@ DOORS = (
         CHAT,
         UPSTREAM_MODELS,
         baseline_of=CHAT_DOOR,
+        full=False,
+    ),
+    # The gateway's /v1/responses to its OpenAI-compatible channel, against the chat path ...
+    Door(
+        RESPONSES_TRANSLATED_DOOR,
+        "responses-translated",
+        RESPONSES,
+        GATEWAY_MODELS,
+        CHAT,
+        UPSTREAM_MODELS,
+        baseline_of=CHAT_DOOR,
+        full=False,
+    ),
+    # ... and the same, against the fake upstream's own /v1/responses (the gateway translates).
+    Door(
+        RESPONSES_NATIVE_DOOR,
+        "responses-native",
+        RESPONSES,
+        GATEWAY_MODELS,
+        RESPONSES,
+        UPSTREAM_MODELS,
         full=False,
     ),
 )

@@ -1,5 +1,5 @@
 """The benchmark's floor: a bare Django async pass-through to the upstream (no database), for
-OpenAI's `/v1/chat/completions` and Anthropic's `/v1/messages`.
+OpenAI's `/v1/chat/completions` and `/v1/responses`, and Anthropic's `/v1/messages`.
 
 Serve it like the gateway: ``BENCH_UPSTREAM_URL=http://127.0.0.1:9100/v1 uvicorn
 bench.reference_proxy:application --no-access-log``.
@@ -74,6 +74,11 @@ async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttp
     return await _forward(request, "/chat/completions", HEADERS)
 
 
+async def responses(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """OpenAI Responses, passed through (key fixed, as for chat)."""
+    return await _forward(request, "/responses", HEADERS)
+
+
 async def messages(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Anthropic Messages, passed through (key and `anthropic-version` fixed, as for chat)."""
     return await _forward(request, "/messages", MESSAGES_HEADERS)
@@ -81,6 +86,7 @@ async def messages(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
 
 urlpatterns = [
     path("v1/chat/completions", chat_completions),
+    path("v1/responses", responses),
     path("v1/messages", messages),
 ]
 

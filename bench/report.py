@@ -1,5 +1,5 @@
 """The benchmark's report: figures side by side, ratios, target checks, the table and the JSON,
-door by door (chat, then the Messages doors)."""
+door by door (chat, then the Messages and Responses doors)."""
 
 from __future__ import annotations
 

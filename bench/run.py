@@ -1,5 +1,5 @@
 """`python -m bench.run [--quick] [--json PATH]`: direct vs reference proxy vs gateway at each
-front door (chat completions, Messages native and translated), one run.
+front door (chat completions, Messages and Responses, native and translated), one run.
 
 The fake upstream and this load driver share core 1; each proxy runs alone on core 0, one after
 the other, a fresh process for each door. Prints the comparison table and writes the figures as
