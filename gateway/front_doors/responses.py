@@ -16,7 +16,6 @@ that answers echo its parameters, and `resolve` prepends the stored conversation
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from functools import partial
 from typing import Any
 
 import orjson
@@ -171,14 +170,21 @@ def response_object(body: bytes, request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _StreamTranslator:
-    """Chat completion chunks → Responses stream events, one chunk at a time."""
+    """Chat completion chunks → Responses stream events, one chunk at a time.
+
+    Reasoning and text are one item at a time (a new kind closes the last); a tool call's item
+    opens with its first arguments (or at the end) and stays open until the end, so that
+    reasoning or text arriving between its deltas never splits it."""
 
     def __init__(self, request: Mapping[str, Any]) -> None:
         self.response = _Response(request)
+        self.output: list[dict[str, Any]] = self.response.body["output"]
         self.sequence = 0
         self.started = False
-        self.item: dict[str, Any] | None = None
-        self.key: tuple[str, int] | None = None  # ("reasoning" | "text", -1) or ("tool", index)
+        self.prose: dict[str, Any] | None = None  # the open reasoning or message item
+        self.calls: dict[int, dict[str, Any]] = {}  # open function_call items by chat index
+        self.announced: dict[int, dict[str, Any]] = {}  # calls without arguments yet
+        self.open: list[dict[str, Any]] = []
         self.finish_reason: str | None = None
         self.usage: Any = None
         self.done = False
@@ -203,17 +209,16 @@ class _StreamTranslator:
             self._event("response.in_progress", response=snapshot),
         ]
 
-    @property
-    def _index(self) -> int:
-        return len(self.response.body["output"])
+    def _where(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"item_id": item["id"], "output_index": self.output.index(item)}
 
-    def _open(self, key: tuple[str, int], item: dict[str, Any]) -> list[bytes]:
-        events = self._close()
-        self.key, self.item = key, item
-        events.append(
-            self._event("response.output_item.added", output_index=self._index, item=item)
-        )
-        where = {"item_id": item["id"], "output_index": self._index}
+    def _open(self, item: dict[str, Any]) -> list[bytes]:
+        self.output.append(item)
+        self.open.append(item)
+        where = self._where(item)
+        events = [
+            self._event("response.output_item.added", output_index=where["output_index"], item=item)
+        ]
         if item["type"] == "reasoning":
             part = {"type": "summary_text", "text": ""}
             events.append(
@@ -228,22 +233,13 @@ class _StreamTranslator:
             )
         return events
 
-    def _item(
-        self, key: tuple[str, int], new: Callable[[], dict[str, Any]], events: list[bytes]
-    ) -> dict[str, Any]:
-        """The open item for `key`, opening a `new` one (its events added to `events`)."""
-        if self.key == key and self.item is not None:
-            return self.item
-        item = new()
-        events += self._open(key, item)
-        return item
-
-    def _close(self) -> list[bytes]:
-        item = self.item
-        if item is None:
+    def _close(self, item: dict[str, Any] | None) -> list[bytes]:
+        if item is None or item not in self.open:
             return []
-        self.item = self.key = None
-        where = {"item_id": item["id"], "output_index": self._index}
+        self.open.remove(item)
+        if item is self.prose:
+            self.prose = None
+        where = self._where(item)
         events = []
         if item["type"] == "reasoning":
             part = item["summary"][0]
@@ -285,12 +281,49 @@ class _StreamTranslator:
                     arguments=item["arguments"],
                 )
             )
-        events.append(self._event("response.output_item.done", output_index=self._index, item=item))
-        self.response.body["output"].append(item)
-        return events
+        done = self._event(
+            "response.output_item.done", output_index=where["output_index"], item=item
+        )
+        return [*events, done]
 
     def _message_status(self) -> str:
         return "incomplete" if self.finish_reason in INCOMPLETE_REASONS else "completed"
+
+    def _prose(self, kind: str, new: Callable[[], dict[str, Any]], events: list[bytes]) -> Any:
+        """The open item of `kind` (reasoning or message), opening a `new` one if need be."""
+        if self.prose is not None and self.prose["type"] == kind:
+            return self.prose
+        events += self._close(self.prose)
+        self.prose = new()
+        events += self._open(self.prose)
+        return self.prose
+
+    def _call(self, index: int, events: list[bytes]) -> dict[str, Any]:
+        """The open item of tool call `index`, opening it from what was announced."""
+        if index not in self.calls:
+            events += self._close(self.prose)
+            announced = self.announced.pop(index, {})
+            self.calls[index] = _call_item(announced, "in_progress", "")
+            events += self._open(self.calls[index])
+        return self.calls[index]
+
+    def _tool_delta(self, call: Mapping[str, Any], events: list[bytes]) -> None:
+        index = int(call.get("index") or 0)
+        function = call.get("function") or {}
+        if index not in self.calls:
+            announced = self.announced.setdefault(index, {"function": {}})
+            announced["id"] = call.get("id") or announced.get("id")
+            if function.get("name"):
+                announced["function"]["name"] = function["name"]
+        arguments = function.get("arguments")
+        if not arguments:
+            return
+        item = self._call(index, events)
+        item["arguments"] += arguments
+        where = self._where(item)
+        events.append(
+            self._event("response.function_call_arguments.delta", **where, delta=arguments)
+        )
 
     def chunk(self, chunk: Mapping[str, Any]) -> list[bytes]:
         """The events one chat chunk makes."""
@@ -300,44 +333,30 @@ class _StreamTranslator:
         for choice in (chunk.get("choices") or [])[:1]:
             delta = choice.get("delta") or {}
             if thinking := reasoning_text(delta):
-                item = self._item(("reasoning", -1), lambda: _reasoning_item(""), events)
+                item = self._prose("reasoning", lambda: _reasoning_item(""), events)
                 item["summary"][0]["text"] += thinking
                 events.append(
                     self._event(
                         "response.reasoning_summary_text.delta",
-                        item_id=item["id"],
-                        output_index=self._index,
+                        **self._where(item),
                         summary_index=0,
                         delta=thinking,
                     )
                 )
             if delta.get("content"):
-                item = self._item(("text", -1), lambda: _message_item("", "in_progress"), events)
+                item = self._prose("message", lambda: _message_item("", "in_progress"), events)
                 item["content"][0]["text"] += delta["content"]
                 events.append(
                     self._event(
                         "response.output_text.delta",
-                        item_id=item["id"],
-                        output_index=self._index,
+                        **self._where(item),
                         content_index=0,
                         delta=delta["content"],
                         logprobs=[],
                     )
                 )
             for call in delta.get("tool_calls") or []:
-                key = ("tool", int(call.get("index") or 0))
-                item = self._item(key, partial(_call_item, call, "in_progress", ""), events)
-                arguments = (call.get("function") or {}).get("arguments")
-                if arguments:
-                    item["arguments"] += arguments
-                    events.append(
-                        self._event(
-                            "response.function_call_arguments.delta",
-                            item_id=item["id"],
-                            output_index=self._index,
-                            delta=arguments,
-                        )
-                    )
+                self._tool_delta(call, events)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return events
@@ -347,7 +366,11 @@ class _StreamTranslator:
         if self.done:
             return [], None
         self.done = True
-        events = self._start({}) + self._close()
+        events = self._start({})
+        for index in sorted(self.announced):  # calls that never had arguments
+            self._call(index, events)
+        for item in list(self.open):
+            events += self._close(item)
         response = self.response.finish(self.finish_reason, self.usage)
         terminal = TERMINAL_EVENTS[response["status"]]
         events.append(self._event(terminal, response=response))

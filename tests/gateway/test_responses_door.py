@@ -342,6 +342,21 @@ def test_stream_event_grammar(gateway):
     assert "[DONE]" not in "".join(data for _, data in pairs)
 
 
+def test_reasoning_streamed_inside_a_tool_call_does_not_split_it(gateway):
+    # The fake upstream announces the call (id, name), then reasons, then streams the arguments.
+    channel(gateway)
+
+    events, final = streamed(gateway, input=HELLO, tools=[WEATHER], reasoning={"effort": "low"})
+
+    assert_well_ordered(events)
+    assert [item.type for item in final.output] == ["reasoning", "function_call"]
+    call = final.output[1]
+    assert (call.name, call.arguments) == ("get_weather", '{"city":"test"}')
+    assert call.call_id.startswith("call_")
+    added = [e.item.type for e in events if e.type == "response.output_item.added"]
+    assert added == ["reasoning", "function_call"]
+
+
 def test_a_built_in_tool_is_refused_naming_the_field(gateway):
     channel(gateway)
 
