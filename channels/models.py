@@ -39,6 +39,7 @@ CHANNEL_SETTINGS = (
     "timeout",
     "probe_mode",
     "probe_interval",
+    "serves_responses",
 )
 
 
@@ -123,6 +124,11 @@ class Channel(models.Model):
         blank=True,
         validators=[MinValueValidator(5)],
         help_text="Seconds between health probes; empty = the default.",
+    )
+    serves_responses = models.BooleanField(
+        default=False,
+        help_text="An OpenAI channel whose upstream serves /v1/responses: Responses requests go "
+        "to it as sent (built-in tools, encrypted reasoning), not translated to chat.",
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     next_probe_at = models.DateTimeField(null=True, blank=True, editable=False)

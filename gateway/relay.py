@@ -150,6 +150,7 @@ async def _send(wire: Wire, exchange: Exchange, offer: Offer, stream: bool) -> h
                 offer.upstream_model,
                 # What admission reserved for: protocols that cap the answer never ask for more.
                 offer.max_output_tokens or settings.GATEWAY_DEFAULT_MAX_TOKENS,
+                channel_id=offer.channel_id,
             ),
             stream=stream,
         )
@@ -191,8 +192,8 @@ def _wire_of(chat: ChatRequest, offer: Offer) -> Wire:
     """The client's own body to a channel of its dialect, else the chat body through the
     offer's adapter; a protocol this gateway cannot speak yet fails only this attempt."""
     native = chat.native
-    if native is not None and native.api_type == offer.api_type:
-        return Wire(passthrough_for(offer.api_type, native.headers), native.body, native=True)
+    if native is not None and offer.speaks(native.api_type):
+        return Wire(passthrough_for(native.api_type, native.headers), native.body, native=True)
     try:
         return Wire(operation_adapter(offer.api_type, chat.operation, chat.body), chat.body)
     except KeyError:

@@ -13,6 +13,7 @@ from gateway.errors import (
 )
 from gateway.schemas import (
     HEALTHY,
+    RESPONSES_DIALECT,
     BreakerState,
     ChannelHealth,
     ChatRequest,
@@ -36,6 +37,8 @@ NEEDS_NATIVE = (
     "'{param}' can only be sent to a channel speaking the client's own API ({api_type}),"
     " and none serves {model!r}"
 )
+DIALECT_NAMES = {RESPONSES_DIALECT: "the Responses API: an OpenAI channel with serves_responses"}
+"""How NEEDS_NATIVE names a dialect that is not a channel protocol."""
 CANNOT_DO = (
     "The model {model!r} is served only by channels whose protocol ({api_types}) makes no"
     " {operation}"
@@ -64,13 +67,12 @@ def offers_for(
         return offers
     models = (chat.model, *chat.fallback_models)
     speaking = {
-        model: [offer for offer in offers.get(model, ()) if offer.api_type == native.api_type]
+        model: [offer for offer in offers.get(model, ()) if offer.speaks(native.api_type)]
         for model in models
     }
     if not any(speaking.values()):
-        message = NEEDS_NATIVE.format(
-            param=native.requires, api_type=native.api_type, model=chat.model
-        )
+        dialect = DIALECT_NAMES.get(native.api_type, native.api_type)
+        message = NEEDS_NATIVE.format(param=native.requires, api_type=dialect, model=chat.model)
         raise InvalidRequest(message, param=native.requires)
     return speaking
 

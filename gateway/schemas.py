@@ -29,6 +29,10 @@ class ProviderPreferences:
     parameters: frozenset[str] = frozenset()
 
 
+RESPONSES_DIALECT = "openai-responses"
+"""The NativeRequest dialect of a Responses body: OpenAI channels with `serves_responses`."""
+
+
 @dataclass(frozen=True, slots=True)
 class NativeRequest:
     """A client body in its own dialect, for channels that speak it (same-dialect passthrough).
@@ -91,6 +95,15 @@ class Offer:
     status: str = "unknown"
     max_output_tokens: int | None = None
     unsupported: frozenset[str] = frozenset()
+    serves_responses: bool = False
+    """An OpenAI channel whose upstream serves the Responses API (`/v1/responses`) natively."""
+
+    def speaks(self, dialect: str) -> bool:
+        """Whether a client body of `dialect` (an `api_type`, or RESPONSES_DIALECT) goes to
+        this channel as sent."""
+        if dialect == RESPONSES_DIALECT:
+            return self.api_type == "openai" and self.serves_responses
+        return dialect == self.api_type
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from gateway.front_doors.chat import CHAT_COMPLETIONS
 from gateway.front_doors.embeddings import EMBEDDINGS
 from gateway.front_doors.messages import MESSAGES
 from gateway.front_doors.responses import ResponsesDoor
+from gateway.front_doors.responses_native import kept_events
 from gateway.front_doors.responses_request import input_items
 from gateway.pipeline import INTERNAL_ERROR, MODEL_NOT_FOUND, Answer, ClientCall
 from gateway.responses import RelayStreamResponse, error_response, json_response
@@ -189,6 +190,12 @@ class ResponsesView(GatewayApiView):
                     await keep(response)
                 answer.body = orjson.dumps(response)
             answer.native = True
+        elif answer.error is None and answer.key_id is not None:  # a native channel's answer
+            keep = _keeper(door, answer.key_id, answer.channel_id)
+            if keep is not None and answer.events is not None:
+                answer.events = kept_events(answer.events, keep)
+            elif keep is not None:
+                await keep(orjson.loads(answer.body or b"{}"))
         return answer_response(door, answer)
 
 

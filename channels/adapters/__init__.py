@@ -9,6 +9,8 @@ from channels.adapters.base import Adapter
 from channels.adapters.embeddings import EmbeddingsCall
 from channels.adapters.gemini import GeminiAdapter
 from channels.adapters.openai_compat import OpenAICompatAdapter
+from channels.adapters.openai_responses_passthrough import DIALECT as RESPONSES
+from channels.adapters.openai_responses_passthrough import OpenAIResponsesPassthrough
 
 # Adapters are stateless translators: one shared instance each.
 ADAPTERS: dict[str, Adapter] = {
@@ -48,9 +50,11 @@ def serves(api_type: str, operation: str) -> bool:
 # the client's protocol headers).
 PASSTHROUGHS: dict[str, Callable[[Mapping[str, str]], Adapter]] = {
     "anthropic": AnthropicPassthrough,
+    RESPONSES: OpenAIResponsesPassthrough,
 }
 
 
 def passthrough_for(api_type: str, headers: Mapping[str, str]) -> Adapter:
-    """The pass-through adapter of `api_type` for a client sending `headers`; KeyError if none."""
+    """The pass-through adapter of `api_type` (or of the Responses dialect, for OpenAI channels
+    serving it) for a client sending `headers`; KeyError if none."""
     return PASSTHROUGHS[api_type](headers)

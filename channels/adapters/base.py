@@ -32,6 +32,8 @@ class UpstreamTarget:
     api_key: str = field(repr=False)  # a secret: never in a repr, a log line or a traceback
     upstream_model: str
     max_output_tokens: int | None = None
+    channel_id: int | None = None
+    """The gateway's channel (what may receive content bound to that upstream account)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,7 @@ def _load_offers() -> list[Offer]:
                 status=channel.status,
                 max_output_tokens=served.max_output_tokens,
                 unsupported=frozenset(served.unsupported or ()),
+                serves_responses=channel.serves_responses,
             )
         )
     return offers

@@ -11,20 +11,23 @@ in-band pipeline error) carrying the whole response. Errors use OpenAI's envelop
 
 A door serves one request (`ResponsesDoor()` per request): `parse` keeps the client's body so
 that answers echo its parameters, and `resolve` prepends the stored conversation a
-`previous_response_id` continues.
+`previous_response_id` continues. The request also carries the client's body for OpenAI
+channels serving the Responses API natively (gateway.front_doors.responses_native).
 """
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from django.http import HttpResponse
 
-from gateway.bridge.responses_store import conversation
+from gateway.bridge.responses_store import Turn, turns
 from gateway.errors import GatewayError
 from gateway.front_doors.chat import body_model
 from gateway.front_doors.messages import reasoning_text
+from gateway.front_doors.responses_native import native_request, translatable, translatable_items
 from gateway.front_doors.responses_request import chat_body, new_id
 from gateway.parsing import parse_chat_request, parse_object
 from gateway.responses import error_response
@@ -403,7 +406,14 @@ class ResponsesDoor:
         """The Responses body as the pipeline's chat request (kept for the answer);
         InvalidRequest naming the field."""
         self.request = parse_object(raw)
-        return parse_chat_request(orjson.dumps(chat_body(self.request)))
+        return self._chat(())
+
+    def _chat(self, history: Sequence[Turn]) -> ChatRequest:
+        """The chat request continuing `history`, carrying the body for native channels."""
+        items = [item for turn in history for item in (*turn.input_items, *turn.output_items)]
+        body = chat_body(translatable(self.request), translatable_items(items))
+        native = native_request(self.request, history)
+        return replace(parse_chat_request(orjson.dumps(body)), native=native)
 
     async def resolve(self, chat: ChatRequest, key: KeyContext) -> ChatRequest:
         """With `previous_response_id`: the request continuing that stored conversation (of
@@ -411,8 +421,7 @@ class ResponsesDoor:
         previous = self.request.get("previous_response_id")
         if previous is None:
             return chat
-        history = await conversation(key_id=key.key_id, response_id=previous)
-        return parse_chat_request(orjson.dumps(chat_body(self.request, history)))
+        return self._chat(await turns(key_id=key.key_id, response_id=previous))
 
     def requested_model(self, raw: bytes) -> str:
         """The body's `model` (see `body_model`)."""

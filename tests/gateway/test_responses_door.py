@@ -367,7 +367,7 @@ def test_a_built_in_tool_is_refused_naming_the_field(gateway):
 
     assert caught.value.status_code == 400
     assert caught.value.param == "tools[1].type"
-    assert "web_search" in caught.value.message
+    assert "serves_responses" in caught.value.message
     assert sent(gateway, "/v1/") == []
     assert (gateway.record().endpoint, gateway.record().http_status) == ("responses", 400)
 

@@ -1,0 +1,236 @@
+"""The Responses door's native passthrough (#15.4): to an OpenAI channel whose upstream serves
+`/v1/responses` (`serves_responses`) the client's body goes as sent (model renamed, `store`
+false, the stored conversation expanded into `input`), and the answer and events come back as
+the upstream sent them (`id` and `model` the gateway's, `usage.cost` added); built-in tools and
+encrypted reasoning route only to such channels, and encrypted reasoning goes back only to the
+channel that made it."""
+
+from decimal import Decimal
+
+import httpx
+import openai
+import orjson
+import pytest
+
+from bench.fake_upstream import fault_model
+from channels.services import ModelOffer, channel_create
+from gateway import catalog
+from tests.gateway.conftest import CHANNEL_SECRET_PREFIX
+from tests.gateway.providers_helpers import (
+    MODEL,
+    REPLY,
+    THINKING_TOKENS,
+    cost,
+    provider_channel,
+    sent,
+)
+
+UPSTREAM = "gpt-5-up"
+HELLO = "Say hello to the gateway"
+STREAM = pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+ENCRYPTED = ["reasoning.encrypted_content"]
+
+
+def native_channel(gateway, name="native", *, upstream=UPSTREAM, priority=0):
+    """An OpenAI channel serving MODEL through the fake upstream's Responses API, at (1, 2, 0.5)
+    USD per 1M tokens; its provider slug is its name."""
+    offer = ModelOffer(
+        model=MODEL,
+        upstream_model=upstream,
+        input_price=Decimal(1),
+        output_price=Decimal(2),
+        cached_input_price=Decimal("0.5"),
+    )
+    channel = channel_create(
+        name=name,
+        provider=name,
+        api_type="openai",
+        base_url=gateway.upstream.url + "/v1",
+        api_key=CHANNEL_SECRET_PREFIX + name,
+        models=[offer],
+        priority=priority,
+        serves_responses=True,
+    )
+    catalog.invalidate_catalog()
+    gateway.channels.append(channel)
+    return channel
+
+
+def chat_channel(gateway, priority=0):
+    return provider_channel(
+        gateway, "chat-only", api_type="openai", upstream_model="gpt-4o-mini", priority=priority
+    )
+
+
+def upstream_bodies(gateway) -> list[dict]:
+    return [call["body"] for call in sent(gateway, "/v1/responses")]
+
+
+def answered(gateway, *, stream, only=None, **params):
+    """The final Response (streamed or not), pinned to provider `only` when given."""
+    params.setdefault("model", MODEL)
+    if only is not None:
+        params["extra_body"] = {"provider": {"only": [only]}}
+    client = gateway.client()
+    if not stream:
+        return client.responses.create(**params)
+    with client.responses.stream(**params) as events:
+        kinds = [event.type for event in events]
+        assert kinds[0] == "response.created"
+        assert kinds[-1] == "response.completed"
+        return events.get_final_response()
+
+
+@STREAM
+def test_create_and_stream_go_native_with_the_clients_body(gateway, stream):
+    channel = native_channel(gateway)
+    chat_channel(gateway, priority=-1)
+    params = {
+        "model": MODEL,
+        "input": HELLO,
+        "instructions": "Be brief.",
+        "temperature": 0.5,
+        "metadata": {"ticket": "15"},
+    }
+
+    response = answered(gateway, stream=stream, **params)
+
+    sent_as = {**params, "model": UPSTREAM, "store": False}
+    if stream:
+        sent_as["stream"] = True
+    assert upstream_bodies(gateway) == [sent_as]
+    assert sent(gateway, "/v1/chat/completions") == []
+    assert (response.model, response.status, response.output_text) == (MODEL, "completed", REPLY)
+    assert response.id.startswith("resp_")
+    record = gateway.wait_records(1)[0]
+    assert (record.endpoint, record.status, record.channel_id) == ("responses", "ok", channel.pk)
+    assert gateway.client().responses.retrieve(response.id).output_text == REPLY
+
+
+@STREAM
+def test_a_web_search_tool_is_served_natively(gateway, stream):
+    native_channel(gateway)
+    chat_channel(gateway, priority=10)  # preferred, but it cannot search
+
+    response = answered(gateway, stream=stream, input=HELLO, tools=[{"type": "web_search"}])
+
+    assert response.output[0].type == "web_search_call"
+    assert response.output_text
+    assert upstream_bodies(gateway)[0]["tools"] == [{"type": "web_search"}]
+    assert sent(gateway, "/v1/chat/completions") == []
+
+
+def test_a_web_search_tool_is_a_400_naming_it_when_only_chat_channels_serve_the_model(gateway):
+    chat_channel(gateway)
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client().responses.create(model=MODEL, input=HELLO, tools=[{"type": "web_search"}])
+
+    assert caught.value.param == "tools[0].type"
+    assert sent(gateway, "/v1/") == []
+    assert (gateway.record().endpoint, gateway.record().http_status) == ("responses", 400)
+
+
+def _reasoning(response):
+    return [item for item in response.output if item.type == "reasoning"]
+
+
+def test_encrypted_reasoning_goes_back_only_to_the_channel_that_made_it(gateway):
+    native_channel(gateway, "alpha")
+    native_channel(gateway, "beta")
+    first = answered(
+        gateway,
+        stream=False,
+        only="alpha",
+        input=HELLO,
+        reasoning={"effort": "low"},
+        include=ENCRYPTED,
+    )
+    [reasoning] = _reasoning(first)
+    assert reasoning.encrypted_content
+
+    same = answered(
+        gateway, stream=True, only="alpha", input="And again", previous_response_id=first.id
+    )
+    other = answered(
+        gateway, stream=False, only="beta", input="And again", previous_response_id=first.id
+    )
+
+    assert (same.status, other.status) == ("completed", "completed")
+    to_alpha, to_beta = upstream_bodies(gateway)[1:]
+    assert "previous_response_id" not in to_alpha
+    assert [item for item in to_alpha["input"] if item.get("type") == "reasoning"] == [
+        reasoning.model_dump(exclude_none=True)
+    ]
+    assert [item.get("type") for item in to_beta["input"]] == ["message", "message", None]
+    assert to_beta["input"][-1] == {"role": "user", "content": "And again"}
+
+
+def test_encrypted_reasoning_sent_by_the_client_routes_only_to_native_channels(gateway):
+    chat_channel(gateway)
+    item = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "sealed"}
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client().responses.create(
+            model=MODEL, input=[item, {"role": "user", "content": HELLO}]
+        )
+
+    assert caught.value.param == "input[0].encrypted_content"
+
+
+@STREAM
+def test_usage_is_recorded_exactly_with_cached_and_reasoning_tokens_and_cost(gateway, stream):
+    native_channel(gateway, upstream=fault_model(UPSTREAM, cached_tokens=5))
+
+    response = answered(gateway, stream=stream, input=HELLO, reasoning={"effort": "low"})
+
+    usage = response.usage
+    assert usage.input_tokens_details.cached_tokens == 5
+    assert usage.output_tokens_details.reasoning_tokens == THINKING_TOKENS
+    record = gateway.wait_records(1)[0]
+    assert (record.endpoint, record.status) == ("responses", "ok")
+    assert (record.prompt_tokens, record.completion_tokens) == (
+        usage.input_tokens,
+        usage.output_tokens,
+    )
+    assert (record.cached_tokens, record.reasoning_tokens) == (5, THINKING_TOKENS)
+    expected = cost(usage.input_tokens, usage.output_tokens, 5, ("1", "2", "0.5"))
+    assert record.cost == expected
+    assert Decimal(str(usage.model_extra["cost"])) == expected
+
+
+@STREAM
+def test_a_failing_native_channel_falls_back_to_the_next(gateway, stream):
+    native_channel(gateway, "broken", upstream=fault_model(UPSTREAM, status=500), priority=10)
+    working = native_channel(gateway, "working")
+
+    response = answered(gateway, stream=stream, input=HELLO)
+
+    assert response.output_text == REPLY
+    record = gateway.wait_records(1)[0]
+    assert record.channel_id == working.pk
+    assert [attempt["outcome"] for attempt in record.attempts][-1] == "ok"
+    assert len(record.attempts) == 2
+
+
+def test_an_upstream_error_after_the_answer_began_ends_the_stream_with_response_failed(gateway):
+    failing = fault_model(UPSTREAM, error_after=6, words=40, chunk_delay_ms=50)
+    native_channel(gateway, upstream=failing)
+
+    raw = httpx.post(
+        gateway.url + "/v1/responses",
+        json={"model": MODEL, "input": HELLO, "stream": True},
+        headers={"authorization": f"Bearer {gateway.key}"},
+        timeout=30,
+    )
+
+    events = [
+        orjson.loads(line.removeprefix(b"data:"))
+        for line in raw.content.split(b"\n")
+        if line.startswith(b"data:")
+    ]
+    kinds = [event["type"] for event in events]
+    assert kinds[-1] == "response.failed"
+    assert "response.completed" not in kinds
+    assert events[-1]["response"]["model"] == MODEL
+    assert gateway.record().status == "error"
