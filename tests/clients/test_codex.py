@@ -82,17 +82,9 @@ def round_trip(body: dict[str, Any]) -> tuple[list[tuple[str, Any]], list[str]]:
     return calls, results
 
 
-# The fake's OpenAI stream sends a tool call's header, then the reasoning, then the arguments;
-# the door closes the function_call item at the reasoning delta and opens a second, nameless
-# one for the arguments, so Codex cannot run the call (it still prints the fake's answer).
-SPLIT_CALL = pytest.mark.xfail(
-    reason="Responses door: a reasoning delta inside a streamed tool call splits the call",
-    raises=AssertionError,
-    strict=False,
-)
 CASES = [
     pytest.param("openai", False, id="openai"),
-    pytest.param("openai", True, id="openai-reasoning", marks=SPLIT_CALL),
+    pytest.param("openai", True, id="openai-reasoning"),
     pytest.param("anthropic", False, id="anthropic"),
     pytest.param("anthropic", True, id="anthropic-reasoning"),
 ]
