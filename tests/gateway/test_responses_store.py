@@ -20,7 +20,7 @@ from billing.models import ApiKey
 from gateway.bridge import responses_store
 from gateway.errors import InvalidRequest, ResponseNotFound
 from gateway.models import StoredResponse
-from gateway.stored_responses import stored_responses_prune
+from gateway.stored_responses import MAX_CONVERSATION_RESPONSES, stored_responses_prune
 from gateway.tasks import prune_stored_responses
 from tests.access_helpers import staff_with, support_user
 from tests.factories import ApiKeyFactory
@@ -203,6 +203,29 @@ def test_turns_name_the_channel_that_served_each_response(gateway):
         ("resp_a", 7),
         ("resp_b", None),
     ]
+
+
+def test_a_conversation_past_the_chain_bound_is_refused_not_cut(gateway):
+    key = key_id(gateway)
+    count = MAX_CONVERSATION_RESPONSES + 1
+    StoredResponse.objects.bulk_create(
+        StoredResponse(
+            id=f"resp_chain{n}",
+            key_id=key,
+            previous_response_id=f"resp_chain{n - 1}" if n else "",
+            input_items=[user(str(n))],
+            response=answer(f"resp_chain{n}", str(n)),
+        )
+        for n in range(count)
+    )
+
+    longest = run(responses_store.conversation(key_id=key, response_id=f"resp_chain{count - 2}"))
+    with pytest.raises(InvalidRequest) as raised:
+        run(responses_store.conversation(key_id=key, response_id=f"resp_chain{count - 1}"))
+
+    assert len(longest) == MAX_CONVERSATION_RESPONSES  # one input item each, no output
+    assert longest[0] == user("0")
+    assert raised.value.param == "previous_response_id"
 
 
 FIVE = [user(f"item {n}") for n in range(4)] + [
