@@ -234,3 +234,40 @@ def test_an_upstream_error_after_the_answer_began_ends_the_stream_with_response_
     assert "response.completed" not in kinds
     assert events[-1]["response"]["model"] == MODEL
     assert gateway.record().status == "error"
+
+
+def test_a_conversation_moves_between_native_and_translated_channels(gateway):
+    native_channel(gateway, "alpha")
+    chat_channel(gateway)  # provider slug "openai"
+    searched = answered(
+        gateway, stream=False, only="alpha", input=HELLO, tools=[{"type": "web_search"}]
+    )
+
+    translated = answered(
+        gateway,
+        stream=False,
+        only="openai",
+        input="Thanks",
+        reasoning={"effort": "low"},
+        previous_response_id=searched.id,
+    )
+    back = answered(
+        gateway,
+        stream=True,
+        only="alpha",
+        input="Once more",
+        reasoning={"effort": "low"},
+        previous_response_id=translated.id,
+    )
+
+    assert (translated.status, back.status) == ("completed", "completed")
+    assert _reasoning(translated)  # a summary only: no encrypted_content
+    [chat_call] = sent(gateway, "/v1/chat/completions")
+    roles = [message["role"] for message in chat_call["body"]["messages"]]
+    assert roles == ["user", "assistant", "user"]  # the search call has no chat counterpart
+    to_alpha = upstream_bodies(gateway)[-1]
+    kinds = [item.get("type") for item in to_alpha["input"]]
+    assert kinds[0] == "message"
+    assert "web_search_call" in kinds
+    assert "reasoning" not in kinds  # the chat channel's summary means nothing to alpha
+    assert to_alpha["input"][-1] == {"role": "user", "content": "Once more"}
