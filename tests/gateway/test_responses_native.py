@@ -5,6 +5,8 @@ the upstream sent them (`id` and `model` the gateway's, `usage.cost` added); bui
 encrypted reasoning route only to such channels, and encrypted reasoning goes back only to the
 channel that made it."""
 
+import os
+import subprocess
 from decimal import Decimal
 
 import httpx
@@ -12,7 +14,7 @@ import openai
 import orjson
 import pytest
 
-from bench.fake_upstream import fault_model
+from bench.fake_upstream import fault_model, reply_text
 from channels.services import ModelOffer, channel_create
 from gateway import catalog
 from tests.gateway.conftest import CHANNEL_SECRET_PREFIX
@@ -24,6 +26,7 @@ from tests.gateway.providers_helpers import (
     provider_channel,
     sent,
 )
+from tests.gateway.test_responses_codex import CODEX, FOREIGN_PREFIXES, RECIPE, RUN_SECONDS
 
 UPSTREAM = "gpt-5-up"
 HELLO = "Say hello to the gateway"
@@ -31,11 +34,11 @@ STREAM = pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 ENCRYPTED = ["reasoning.encrypted_content"]
 
 
-def native_channel(gateway, name="native", *, upstream=UPSTREAM, priority=0):
-    """An OpenAI channel serving MODEL through the fake upstream's Responses API, at (1, 2, 0.5)
+def native_channel(gateway, name="native", *, upstream=UPSTREAM, priority=0, model=MODEL):
+    """An OpenAI channel serving `model` through the fake upstream's Responses API, at (1, 2, 0.5)
     USD per 1M tokens; its provider slug is its name."""
     offer = ModelOffer(
-        model=MODEL,
+        model=model,
         upstream_model=upstream,
         input_price=Decimal(1),
         output_price=Decimal(2),
@@ -271,3 +274,38 @@ def test_a_conversation_moves_between_native_and_translated_channels(gateway):
     assert "web_search_call" in kinds
     assert "reasoning" not in kinds  # the chat channel's summary means nothing to alpha
     assert to_alpha["input"][-1] == {"role": "user", "content": "Once more"}
+
+
+@pytest.mark.skipif(not CODEX.exists(), reason="run: npm ci --prefix tests/clients")
+def test_codex_exec_through_a_native_channel(gateway, tmp_path):
+    channel = native_channel(gateway, upstream="gpt-4o-mini", model="gpt-4o-mini")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
+    env.update(
+        HOME=str(tmp_path),
+        PATH=f"{CODEX.parent}{os.pathsep}{env.get('PATH', '')}",
+        SWITCHYARD_BASE_URL=gateway.url + "/v1",
+        SWITCHYARD_API_KEY=gateway.key,
+    )
+
+    done = subprocess.run(  # noqa: S603 (sh on our own recipe)
+        ["/bin/sh", str(RECIPE)],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_SECONDS,
+        check=False,
+    )
+
+    assert done.returncode == 0, f"codex exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.stdout == reply_text() + "\n"
+    first, second = upstream_bodies(gateway)
+    assert (first["model"], first["store"], first["stream"]) == ("gpt-4o-mini", False, True)
+    assert second["input"][-1]["type"] == "function_call_output"
+    assert sent(gateway, "/v1/chat/completions") == []
+    records = gateway.wait_records(2)
+    assert [(r.endpoint, r.status, r.channel_id) for r in records] == [
+        ("responses", "ok", channel.pk)
+    ] * 2
+    assert all(r.cost > 0 for r in records)
