@@ -6,9 +6,9 @@ On the way out the model becomes the channel's upstream name, the gateway's rout
 (`provider`, `models`) and `previous_response_id` are removed (the gateway expanded the stored
 conversation into `input`), and `store` is false (the gateway keeps the state). Reasoning items
 the gateway took from its stored conversation go only to the channel that made them, and only
-with their `encrypted_content`. On the way back `id` and `model` are the gateway's, and
-`usage.cost` is added; usage is read from `response.completed` / `response.incomplete`, which
-is held until the request is billed.
+with their `encrypted_content`. On the way back `id` and `model` are the gateway's, `store` and
+`previous_response_id` the client's, and `usage.cost` is added; usage is read from
+`response.completed` / `response.incomplete`, which is held until the request is billed.
 """
 
 import os
@@ -91,10 +91,12 @@ def _for_channel(items: Any, channel_id: int | None) -> Any:
     return kept
 
 
-def _stamped(response: Any, identity: ResponseIdentity, response_id: str) -> dict[str, Any]:
+def _stamped(
+    response: Any, identity: ResponseIdentity, response_id: str, echoed: Mapping[str, Any]
+) -> dict[str, Any]:
     if not isinstance(response, dict):
         raise BadUpstreamResponse("upstream response is not a JSON object")
-    return {**response, "id": response_id, "model": identity.model}
+    return {**response, **echoed, "id": response_id, "model": identity.model}
 
 
 def _priced(response: dict[str, Any], usage: Usage | None, metering: Metering) -> None:
@@ -123,9 +125,12 @@ class ResponsesPassthroughStream(StreamTranslator):
 
     error_tail = b""  # Responses streams end with their terminal event, never `[DONE]`
 
-    def __init__(self, *, identity: ResponseIdentity, metering: Metering) -> None:
+    def __init__(
+        self, *, identity: ResponseIdentity, metering: Metering, echoed: Mapping[str, Any]
+    ) -> None:
         self.identity = identity
         self.metering = metering
+        self.echoed = echoed
         self.response_id = gateway_response_id()
         self.content_started = False
         self.done = False
@@ -133,7 +138,7 @@ class ResponsesPassthroughStream(StreamTranslator):
         self.failure = None
         self.completion_chars = 0
         self.sequence = 0
-        self.snapshot: dict[str, Any] = {"id": self.response_id, "model": identity.model}
+        self.snapshot: dict[str, Any] = {**echoed, "id": self.response_id, "model": identity.model}
         self._splitter = SSESplitter()
         self._terminal: tuple[str, dict[str, Any]] | None = None
 
@@ -159,7 +164,7 @@ class ResponsesPassthroughStream(StreamTranslator):
         if kind == "error":
             raise UpstreamStreamError(str(event.get("message") or ""), code=_code(event))
         if isinstance(event.get("response"), dict):
-            response = _stamped(event["response"], self.identity, self.response_id)
+            response = _stamped(event["response"], self.identity, self.response_id, self.echoed)
             event = {**event, "response": response}
             self.snapshot = response
             payload = orjson.dumps(event)
@@ -207,6 +212,9 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
 
     def __init__(self, headers: Mapping[str, str]) -> None:
         self.client_headers = dict(headers)
+        self.echoed: dict[str, Any] = {}
+        """What the answer says of the client's request where the upstream's differs (set by
+        `build_request`: one adapter serves one attempt)."""
 
     def build_request(
         self, *, body: Mapping[str, Any], target: UpstreamTarget, stream: bool
@@ -215,6 +223,10 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
         routing fields and `previous_response_id` removed, other channels' reasoning dropped."""
         dropped = (*GATEWAY_FIELDS, "previous_response_id")
         payload = {name: value for name, value in body.items() if name not in dropped}
+        self.echoed = {
+            "store": body.get("store", True),
+            "previous_response_id": body.get("previous_response_id"),
+        }
         payload["model"] = target.upstream_model
         payload["store"] = False
         if "input" in payload:
@@ -233,7 +245,8 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
         self, *, payload: bytes, identity: ResponseIdentity, metering: Metering
     ) -> TranslatedResponse:
         """The upstream's Response as sent, `id` and `model` the gateway's, usage priced."""
-        response = _stamped(parse_json(payload, "answer"), identity, gateway_response_id())
+        answer = parse_json(payload, "answer")
+        response = _stamped(answer, identity, gateway_response_id(), self.echoed)
         if not isinstance(response.get("output"), list):
             raise BadUpstreamResponse("upstream answer has no output list")
         usage = responses_usage(response.get("usage"))
@@ -247,4 +260,4 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
         self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
     ) -> StreamTranslator:
         """A fresh pass-through stream."""
-        return ResponsesPassthroughStream(identity=identity, metering=metering)
+        return ResponsesPassthroughStream(identity=identity, metering=metering, echoed=self.echoed)

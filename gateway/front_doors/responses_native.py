@@ -105,7 +105,9 @@ def _terminal_response(block: bytes) -> dict[str, Any] | None:
     """The Response a block's `response.completed` / `response.incomplete` event carries."""
     for frame in block.split(b"\n\n"):
         for line in frame.split(b"\n"):
-            if not line.startswith(b"data:"):
+            if not line.startswith(b"data:") or not any(
+                kind.encode() in line for kind in TERMINAL_EVENTS
+            ):
                 continue
             try:
                 event = orjson.loads(line.removeprefix(b"data:"))

@@ -105,6 +105,7 @@ def test_create_and_stream_go_native_with_the_clients_body(gateway, stream):
     assert sent(gateway, "/v1/chat/completions") == []
     assert (response.model, response.status, response.output_text) == (MODEL, "completed", REPLY)
     assert response.id.startswith("resp_")
+    assert response.store is True  # the gateway stored it, whatever the upstream was told
     record = gateway.wait_records(1)[0]
     assert (record.endpoint, record.status, record.channel_id) == ("responses", "ok", channel.pk)
     assert gateway.client().responses.retrieve(response.id).output_text == REPLY
@@ -160,6 +161,7 @@ def test_encrypted_reasoning_goes_back_only_to_the_channel_that_made_it(gateway)
     )
 
     assert (same.status, other.status) == ("completed", "completed")
+    assert same.previous_response_id == other.previous_response_id == first.id
     to_alpha, to_beta = upstream_bodies(gateway)[1:]
     assert "previous_response_id" not in to_alpha
     assert [item for item in to_alpha["input"] if item.get("type") == "reasoning"] == [
