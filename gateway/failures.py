@@ -24,6 +24,9 @@ CREDENTIAL_STATUSES = frozenset({401, 402, 403})
 # Failures of one model on a channel (the upstream does not know it): they count against that
 # channel-model only. Every other retryable failure counts against the whole channel.
 MODEL_OUTCOMES = frozenset({"upstream_not_found"})
+FOREIGN_CONTENT = "foreign_content"
+"""The upstream refused content another account made (encrypted reasoning): the request's
+matter, not the channel's; the next channel may be the one that made it."""
 CHANNEL_CREDENTIALS_REFUSED = "the channel's credentials were refused upstream"
 
 
@@ -36,6 +39,12 @@ class Failure:
     message: str
     status: int | None = None
     retry_after: float | None = None
+
+    @property
+    def concerns_channel(self) -> bool:
+        """Whether it counts against the channel (or its model): retryable, and not a refusal
+        of the request's content."""
+        return self.retryable and self.outcome != FOREIGN_CONTENT
 
     @property
     def concerns_model(self) -> bool:
@@ -79,6 +88,8 @@ def answer_failure(
     """The failure a non-200 upstream answer means, its message free of the channel's secret."""
     scrubber = secret_scrubber(secret)
     message = adapter.error_message(status=status, payload=scrubber.payload(payload))
+    if adapter.refuses_foreign_content(status=status, payload=payload):
+        return Failure(FOREIGN_CONTENT, True, scrubber(message), status)
     return classify_status(status, scrubber(message), parse_retry_after(retry_after))
 
 
@@ -100,7 +111,7 @@ def connection_failure(error: Exception) -> Failure:
 def exhausted(failures: Sequence[Failure], model: str) -> GatewayError:
     """The error for a request whose every attempt failed (or whose upstream rejected it)."""
     last = failures[-1] if failures else None
-    if last is not None and last.outcome == "rejected":
+    if last is not None and last.outcome in ("rejected", FOREIGN_CONTENT):
         return UpstreamRejected(last.message, status=last.status)
     reasons = "; ".join(
         f"{failure.status} {failure.message}" if failure.status else failure.message

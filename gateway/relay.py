@@ -119,7 +119,7 @@ class Exchange:
                 model=offer.model,
             )
         )
-        if failure is None or not failure.retryable:
+        if failure is None or not failure.concerns_channel:
             return
         reason = f"{failure.status} {failure.outcome}" if failure.status else failure.outcome
         if failure.concerns_model:

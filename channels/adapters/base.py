@@ -175,6 +175,11 @@ class Adapter(ABC):
     def models_url(self, *, base_url: str) -> str:
         """Where the upstream lists its models (a free call, used by health probes)."""
 
+    def refuses_foreign_content(self, *, status: int, payload: bytes) -> bool:
+        """Whether an error answer refuses content made for another upstream account (another
+        channel may take it); the default: never."""
+        return False
+
     operations: frozenset[str] = frozenset({"chat"})
     """What the protocol can be asked (`chat`, `embeddings`): routing skips a channel whose
     protocol cannot do the request's operation."""

@@ -36,6 +36,8 @@ from core.usage import Usage
 DIALECT = "openai-responses"
 """What a Responses client's NativeRequest says it speaks (gateway.schemas.RESPONSES_DIALECT)."""
 RESPONSES_PATH = "/responses"
+FOREIGN_CONTENT_CODE = "invalid_encrypted_content"
+"""OpenAI's error code for encrypted content another organization made."""
 MADE_BY = "_switchyard_channel"
 """On a stored reasoning item the gateway puts in `input`: the channel that made it."""
 # Events before the answer starts: a failure after them still falls back to another channel.
@@ -240,6 +242,17 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
             headers=_headers(target),
             content=orjson.dumps(payload),
         )
+
+    def refuses_foreign_content(self, *, status: int, payload: bytes) -> bool:
+        """A 400 `invalid_encrypted_content`: encrypted reasoning the client sent back (with
+        `store: false`) was made by another channel's account."""
+        if status != 400:
+            return False
+        try:
+            error = orjson.loads(payload).get("error")
+        except (orjson.JSONDecodeError, AttributeError):
+            return False
+        return isinstance(error, dict) and error.get("code") == FOREIGN_CONTENT_CODE
 
     def translate_response(
         self, *, payload: bytes, identity: ResponseIdentity, metering: Metering

@@ -311,3 +311,51 @@ def test_codex_exec_through_a_native_channel(gateway, tmp_path):
         ("responses", "ok", channel.pk)
     ] * 2
     assert all(r.cost > 0 for r in records)
+
+
+@STREAM
+def test_encrypted_reasoning_sent_back_by_the_client_finds_the_channel_that_made_it(
+    gateway, stream
+):
+    native_channel(gateway, "alpha")
+    native_channel(gateway, "beta")
+    first = answered(
+        gateway,
+        stream=False,
+        only="alpha",
+        input=HELLO,
+        store=False,
+        reasoning={"effort": "low"},
+        include=ENCRYPTED,
+    )
+    history = [item.model_dump(exclude_none=True) for item in first.output]
+
+    second = answered(
+        gateway,
+        stream=stream,
+        input=[*history, {"role": "user", "content": "And again"}],
+        store=False,
+        reasoning={"effort": "low"},
+        include=ENCRYPTED,
+        extra_body={"provider": {"order": ["beta", "alpha"]}},
+    )
+
+    assert second.status == "completed"
+    record = gateway.wait_records(2)[-1]
+    assert [(a["channel"], a["outcome"]) for a in record.attempts] == [
+        ("beta", "foreign_content"),
+        ("alpha", "ok"),
+    ]
+    assert record.status == "ok"
+
+
+def test_encrypted_reasoning_no_channel_can_read_is_the_upstreams_400(gateway):
+    native_channel(gateway, "beta")
+    forged = {"type": "reasoning", "id": "rs_x", "summary": [], "encrypted_content": "forged"}
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client().responses.create(
+            model=MODEL, input=[forged, {"role": "user", "content": HELLO}], store=False
+        )
+
+    assert "could not be verified" in caught.value.message
