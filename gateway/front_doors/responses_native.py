@@ -2,9 +2,10 @@
 carry, the request without it for the translated path, and the client's body as it goes to
 such a channel, the stored conversation of `previous_response_id` expanded into `input`.
 
-Native-only: built-in tools (any tool but `function`) and a `tool_choice` naming one, input
-items the chat form has no counterpart for (`web_search_call`, `compaction`, …) and reasoning
-items with `encrypted_content` (made by, and readable by, one upstream account). Stored
+Native-only: built-in tools (any tool but `function`), a `tool_choice` object other than
+`{type: function}` (a built-in tool, `allowed_tools`), input items the chat form has no
+counterpart for (`web_search_call`, `compaction`, …) and reasoning items with
+`encrypted_content` (made by, and readable by, one upstream account). Stored
 reasoning items are tagged with the channel that made them, so that they go back only there;
 a native answer is stored as the upstream's Response (from its terminal event when streamed).
 """
@@ -48,8 +49,7 @@ def native_only(data: dict[str, Any]) -> str:
     for number, tool in enumerate(tools if isinstance(tools, list) else []):
         if _builtin(tool):
             return f"tools[{number}].type"
-    choice = data.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") not in ("function", "allowed_tools"):
+    if _builtin(data.get("tool_choice")):
         return "tool_choice.type"
     given = data.get("input")
     for number, item in enumerate(given if isinstance(given, list) else []):
@@ -70,8 +70,7 @@ def translatable(data: dict[str, Any]) -> dict[str, Any]:
         body["tools"] = [tool for tool in body["tools"] if not _builtin(tool)]
         if not body["tools"]:
             body.pop("tool_choice", None)
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") not in ("function", "allowed_tools"):
+    if _builtin(body.get("tool_choice")):
         body.pop("tool_choice")
     if isinstance(body.get("input"), list):
         body["input"] = translatable_items(body["input"])

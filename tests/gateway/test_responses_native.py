@@ -359,3 +359,22 @@ def test_encrypted_reasoning_no_channel_can_read_is_the_upstreams_400(gateway):
         )
 
     assert "could not be verified" in caught.value.message
+
+
+def test_an_allowed_tools_choice_is_served_natively(gateway):
+    native_channel(gateway)
+    chat_channel(gateway, priority=10)
+    weather = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+    choice = {
+        "type": "allowed_tools",
+        "mode": "auto",
+        "tools": [{"type": "function", "name": "get_weather"}],
+    }
+
+    response = gateway.client().responses.create(
+        model=MODEL, input=HELLO, tools=[weather], tool_choice=choice
+    )
+
+    assert response.status == "completed"
+    assert upstream_bodies(gateway)[0]["tool_choice"] == choice
+    assert sent(gateway, "/v1/chat/completions") == []
