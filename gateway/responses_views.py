@@ -1,18 +1,22 @@
 """The Responses API's retrieval endpoints: a stored response, its deletion and its input items,
-each for the key that made it (the OpenAI envelope; 404 for another key's)."""
+each for the key that made it (the OpenAI envelope; 404 for another key's); and the gateway's
+own compaction (`POST /v1/responses/compact`)."""
 
 from typing import Any
 
 import orjson
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from rest_framework.request import Request
 
+from gateway import pipeline
 from gateway.bridge import responses_store
 from gateway.clip import clip
 from gateway.errors import GatewayError, InvalidRequest, ResponseNotFound
+from gateway.front_doors.responses_compaction import CompactDoor
+from gateway.pipeline import ClientCall
 from gateway.responses import error_response, json_response
 from gateway.stored_responses import RESPONSE_NOT_FOUND, Order
-from gateway.views import GatewayApiView
+from gateway.views import GatewayApiView, _body_of, answer_response, credentials_of
 
 DEFAULT_ITEMS = 20
 MAX_ITEMS = 100
@@ -46,6 +50,21 @@ class StoredResponseView(GatewayApiView):
             return json_response(orjson.dumps(body))
         except GatewayError as error:
             return error_response(error)
+
+
+class CompactView(GatewayApiView):
+    """`POST /v1/responses/compact`: the conversation summarised by the requested model through
+    the pipeline (one `responses` usage record), as a `response.compaction` object."""
+
+    async def post(self, request: Request) -> HttpResponseBase:
+        """One sealed `compaction` item and the summarisation's usage."""
+        door = CompactDoor()
+        call = ClientCall(
+            authorization=credentials_of(request),
+            read_body=lambda: _body_of(request._request),
+            headers=request.headers,
+        )
+        return answer_response(door, await pipeline.serve(door, call))
 
 
 class InputItemsView(GatewayApiView):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gateway.responses_views import InputItemsView, StoredResponseView
+from gateway.responses_views import CompactView, InputItemsView, StoredResponseView
 from gateway.views import (
     ChatCompletionsView,
     CountTokensView,
@@ -24,7 +24,8 @@ urlpatterns = [
     path("generation", GenerationView.as_view(), name="generation"),
     path("key", KeyView.as_view(), name="key"),
     path("responses", ResponsesView.as_view(), name="responses"),
-    # GET and DELETE only: a POST to `responses/<anything>` (such as `compact`) is a 405 here.
+    path("responses/compact", CompactView.as_view(), name="responses-compact"),
+    # GET and DELETE only: a POST to `responses/<anything>` but `compact` is a 405 here.
     path("responses/<str:response_id>", StoredResponseView.as_view(), name="response"),
     path(
         "responses/<str:response_id>/input_items",

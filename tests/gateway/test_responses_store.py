@@ -357,7 +357,8 @@ def test_other_methods_on_a_stored_response_are_refused_in_the_openai_envelope(g
         put = http.put("/v1/responses/resp_1", json={})
         anonymous = http.get("/v1/responses/resp_1", headers={"Authorization": ""})
 
-    assert compact.status_code in (404, 405)
+    assert compact.status_code == 400  # served since #15.3, and a body without input is refused
+    assert compact.json()["error"]["param"] == "input"
     assert put.status_code == 405
     assert put.json()["error"]["code"] == "method_not_allowed"
     assert compact.json()["error"]["type"] == "invalid_request_error"
