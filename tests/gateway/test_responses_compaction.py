@@ -12,6 +12,7 @@ from openai.types.responses import CompactedResponse, ResponseCompactionItem
 
 from gateway.front_doors.responses_compaction import SUMMARY_INSTRUCTION, SUMMARY_PREFIX
 from tests.gateway.providers_helpers import MODEL, REPLY, cost, provider_channel, sent
+from tests.gateway.test_responses_native import native_channel
 
 UPSTREAM_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5"}
 UPSTREAM_PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
@@ -181,3 +182,21 @@ def test_a_compaction_trigger_is_answered_with_a_compaction_item(gateway, api_ty
     texts = upstream_texts(sent(gateway, UPSTREAM_PATHS[api_type])[0])
     assert SUMMARY_PREFIX + REPLY in texts  # the stored compaction item, read back
     assert "My cat is called Miso." in texts  # the stored input before the trigger
+
+
+def test_on_a_native_responses_channel_the_item_goes_as_the_summary_message(gateway):
+    native_channel(gateway)
+    [item] = compacted(gateway).output
+    gateway.upstream.clear_requests()
+
+    follow_up = gateway.client().responses.create(
+        model=MODEL, input=[item.model_dump(exclude_none=True), {"role": "user", "content": "Hi"}]
+    )
+
+    assert follow_up.status == "completed"
+    [request] = sent(gateway, "/v1/responses")
+    summary, hello = request["body"]["input"]
+    assert summary["role"] == "user"
+    assert summary["content"][0]["text"] == SUMMARY_PREFIX + REPLY
+    assert hello == {"role": "user", "content": "Hi"}
+    assert "compaction" not in str(request["body"])  # nothing the upstream could not read
