@@ -5,8 +5,6 @@ the upstream sent them (`id` and `model` the gateway's, `usage.cost` added); bui
 encrypted reasoning route only to such channels, and encrypted reasoning goes back only to the
 channel that made it."""
 
-import os
-import subprocess
 from decimal import Decimal
 
 import httpx
@@ -17,6 +15,7 @@ import pytest
 from bench.fake_upstream import fault_model, reply_text
 from channels.services import ModelOffer, channel_create
 from gateway import catalog
+from tests.clients.test_codex import run_codex
 from tests.gateway.conftest import CHANNEL_SECRET_PREFIX
 from tests.gateway.providers_helpers import (
     MODEL,
@@ -26,7 +25,6 @@ from tests.gateway.providers_helpers import (
     provider_channel,
     sent,
 )
-from tests.gateway.test_responses_codex import CODEX, FOREIGN_PREFIXES, RECIPE, RUN_SECONDS
 
 UPSTREAM = "gpt-5-up"
 HELLO = "Say hello to the gateway"
@@ -278,27 +276,9 @@ def test_a_conversation_moves_between_native_and_translated_channels(gateway):
     assert to_alpha["input"][-1] == {"role": "user", "content": "Once more"}
 
 
-@pytest.mark.skipif(not CODEX.exists(), reason="run: npm ci --prefix tests/clients")
 def test_codex_exec_through_a_native_channel(gateway, tmp_path):
     channel = native_channel(gateway, upstream="gpt-4o-mini", model="gpt-4o-mini")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
-    env.update(
-        HOME=str(tmp_path),
-        PATH=f"{CODEX.parent}{os.pathsep}{env.get('PATH', '')}",
-        SWITCHYARD_BASE_URL=gateway.url + "/v1",
-        SWITCHYARD_API_KEY=gateway.key,
-    )
-
-    done = subprocess.run(  # noqa: S603 (sh on our own recipe)
-        ["/bin/sh", str(RECIPE)],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_SECONDS,
-        check=False,
-    )
+    done = run_codex(gateway, tmp_path)
 
     assert done.returncode == 0, f"codex exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     assert done.stdout == reply_text() + "\n"
