@@ -97,24 +97,29 @@ def test_langchain_reports_usage_of_streams_with_stream_usage(gateway, channels)
     assert [r.channel_id for r in records] == [channels["cheap"].pk] * 2  # provider.sort
 
 
-def test_vercel_ai_sdk_chat_model_reports_usage_of_streams(gateway, channels):
+def test_vercel_ai_sdk_default_provider_reports_usage_of_streams(gateway, channels):
     output = run_recipe(gateway, "vercel_ai_sdk.mjs")
 
     assert output.count(REPLY) == 2
     records = recorded(gateway, 2)
-    # generateText's usage, then streamText's.
-    assert reported_usage(output, "inputTokens", "outputTokens") == tokens(records)
+    # generateText's usage, then streamText's: the gateway's counts, through the Responses door.
+    usage = reported_usage(output, "inputTokens", "outputTokens")
+    assert usage == tokens(records)
+    assert all(prompt > 0 and completion > 0 for prompt, completion in usage)
+    assert [r.endpoint for r in records] == ["responses", "responses"]
     assert [r.stream for r in records] == [False, True]
-    assert all(r["path"].endswith("/chat/completions") for r in gateway.upstream.requests)
 
 
-def test_openai_agents_sdk_in_chat_completions_mode(gateway, channels):
-    output = run_recipe(gateway, "openai_agents_chat.py")
+def test_openai_agents_sdk_default_responses_model(gateway, channels):
+    output = run_recipe(gateway, "openai_agents.py")
 
     assert output.count(REPLY) == 2
     records = recorded(gateway, 2)
-    # The run's usage, then the streamed run's (include_usage).
-    assert reported_usage(output, "input_tokens", "output_tokens") == tokens(records)
+    # The run's usage, then the streamed run's (response.completed carries it).
+    usage = reported_usage(output, "input_tokens", "output_tokens")
+    assert usage == tokens(records)
+    assert all(prompt > 0 and completion > 0 for prompt, completion in usage)
+    assert [r.endpoint for r in records] == ["responses", "responses"]
     assert [r.stream for r in records] == [False, True]
     # The agent's instructions reached the model as a system message.
     sent = [r["body"]["messages"][0] for r in gateway.received()]

@@ -5,8 +5,8 @@ const switchyard = createOpenAI({
   baseURL: process.env.SWITCHYARD_BASE_URL,
   apiKey: process.env.SWITCHYARD_API_KEY,
 });
-// .chat() speaks Chat Completions; switchyard("gpt-4o-mini") would call the Responses API.
-const model = switchyard.chat("gpt-4o-mini");
+// The Responses API (the default); switchyard.chat("gpt-4o-mini") would call Chat Completions.
+const model = switchyard("gpt-4o-mini");
 
 const { text, usage } = await generateText({ model, prompt: "Hello" });
 console.log(text);

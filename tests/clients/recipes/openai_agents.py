@@ -1,34 +1,18 @@
 import asyncio
 import os
 
-from agents import (
-    Agent,
-    ModelSettings,
-    OpenAIChatCompletionsModel,
-    Runner,
-    set_default_openai_api,
-    set_default_openai_client,
-    set_tracing_disabled,
-)
+from agents import Agent, Runner, set_default_openai_client, set_tracing_disabled
 from openai import AsyncOpenAI
 
 client = AsyncOpenAI(
     base_url=os.environ["SWITCHYARD_BASE_URL"],
     api_key=os.environ["SWITCHYARD_API_KEY"],
 )
-# The SDK calls the Responses API by default; Switchyard serves Chat Completions.
+# Agents call the Responses API by default, through this client.
 set_default_openai_client(client, use_for_tracing=False)
-set_default_openai_api("chat_completions")
 set_tracing_disabled(True)  # traces would go to OpenAI's platform
 
 agent = Agent(name="Assistant", instructions="Answer briefly.", model="gpt-4o-mini")
-# Or give one agent a Chat Completions model of its own; include_usage counts streamed tokens.
-streaming_agent = Agent(
-    name="Streamer",
-    instructions="Answer briefly.",
-    model=OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client),
-    model_settings=ModelSettings(include_usage=True),
-)
 
 
 async def main() -> None:
@@ -36,7 +20,7 @@ async def main() -> None:
     print(result.final_output)
     print(result.context_wrapper.usage)
 
-    streamed = Runner.run_streamed(streaming_agent, "Hello")
+    streamed = Runner.run_streamed(agent, "Hello")
     async for event in streamed.stream_events():
         if event.type == "raw_response_event" and event.data.type == "response.output_text.delta":
             print(event.data.delta, end="", flush=True)
