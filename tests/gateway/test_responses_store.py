@@ -5,12 +5,14 @@ retrieval endpoints answer the real openai SDK; retention prunes old responses."
 import asyncio
 import time
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import openai
 import pytest
 from celery.schedules import crontab
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -30,8 +32,17 @@ T = TypeVar("T")
 
 
 LOOP = asyncio.new_event_loop()
-"""One loop for the module: its pool threads keep their database connections, as a server's
-do (a loop per call would strand a pooled connection in each thread it ends)."""
+"""One loop for the module, with one worker thread: the thread keeps its pooled database
+connection between calls, as a server's do, and gives it back at the module's end."""
+WORKER = ThreadPoolExecutor(max_workers=1)
+LOOP.set_default_executor(WORKER)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _worker_connection_returned():
+    """The worker's connection goes back to the pool, for the tests after this module."""
+    yield
+    WORKER.submit(connections.close_all).result()
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
