@@ -12,7 +12,7 @@ from gateway import pipeline
 from gateway.bridge import responses_store
 from gateway.clip import clip
 from gateway.errors import GatewayError, InvalidRequest, ResponseNotFound
-from gateway.front_doors.responses_compaction import CompactDoor
+from gateway.front_doors.responses_compact import CompactDoor
 from gateway.pipeline import ClientCall
 from gateway.responses import error_response, json_response
 from gateway.stored_responses import RESPONSE_NOT_FOUND, Order

@@ -13,6 +13,7 @@ from gateway.errors import (
 )
 from gateway.schemas import (
     HEALTHY,
+    RESPONSES_COMPACT_DIALECT,
     RESPONSES_DIALECT,
     BreakerState,
     ChannelHealth,
@@ -37,7 +38,10 @@ NEEDS_NATIVE = (
     "'{param}' can only be sent to a channel speaking the client's own API ({api_type}),"
     " and none serves {model!r}"
 )
-DIALECT_NAMES = {RESPONSES_DIALECT: "the Responses API: an OpenAI channel with serves_responses"}
+DIALECT_NAMES = {
+    RESPONSES_DIALECT: "the Responses API: an OpenAI channel with serves_responses",
+    RESPONSES_COMPACT_DIALECT: "the Responses API: an OpenAI channel with serves_responses",
+}
 """How NEEDS_NATIVE names a dialect that is not a channel protocol."""
 CANNOT_DO = (
     "The model {model!r} is served only by channels whose protocol ({api_types}) makes no"

@@ -31,6 +31,8 @@ class ProviderPreferences:
 
 RESPONSES_DIALECT = "openai-responses"
 """The NativeRequest dialect of a Responses body: OpenAI channels with `serves_responses`."""
+RESPONSES_COMPACT_DIALECT = "openai-responses-compact"
+"""The NativeRequest dialect of a `/v1/responses/compact` body: the same channels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +101,9 @@ class Offer:
     """An OpenAI channel whose upstream serves the Responses API (`/v1/responses`) natively."""
 
     def speaks(self, dialect: str) -> bool:
-        """Whether a client body of `dialect` (an `api_type`, or RESPONSES_DIALECT) goes to
+        """Whether a client body of `dialect` (an `api_type`, or a Responses dialect) goes to
         this channel as sent."""
-        if dialect == RESPONSES_DIALECT:
+        if dialect in (RESPONSES_DIALECT, RESPONSES_COMPACT_DIALECT):
             return self.api_type == "openai" and self.serves_responses
         return dialect == self.api_type
 

@@ -37,7 +37,6 @@ from gateway.front_doors.chat import CHAT_COMPLETIONS
 from gateway.front_doors.embeddings import EMBEDDINGS
 from gateway.front_doors.messages import MESSAGES
 from gateway.front_doors.responses import ResponsesDoor
-from gateway.front_doors.responses_compaction import CompactingResponsesDoor
 from gateway.front_doors.responses_native import kept_events
 from gateway.front_doors.responses_request import input_items
 from gateway.pipeline import INTERNAL_ERROR, MODEL_NOT_FOUND, Answer, ClientCall
@@ -173,7 +172,7 @@ class ResponsesView(GatewayApiView):
 
     async def post(self, request: Request) -> HttpResponseBase:
         """Answer one response, streamed or not; exactly one usage record either way."""
-        door = CompactingResponsesDoor()  # ResponsesDoor reading back gateway compactions
+        door = ResponsesDoor()
         call = ClientCall(
             authorization=credentials_of(request),
             read_body=lambda: _body_of(request._request),

@@ -9,6 +9,8 @@ from channels.adapters.base import Adapter
 from channels.adapters.embeddings import EmbeddingsCall
 from channels.adapters.gemini import GeminiAdapter
 from channels.adapters.openai_compat import OpenAICompatAdapter
+from channels.adapters.openai_responses_compact import DIALECT as RESPONSES_COMPACT
+from channels.adapters.openai_responses_compact import OpenAIResponsesCompactPassthrough
 from channels.adapters.openai_responses_passthrough import DIALECT as RESPONSES
 from channels.adapters.openai_responses_passthrough import OpenAIResponsesPassthrough
 
@@ -51,6 +53,7 @@ def serves(api_type: str, operation: str) -> bool:
 PASSTHROUGHS: dict[str, Callable[[Mapping[str, str]], Adapter]] = {
     "anthropic": AnthropicPassthrough,
     RESPONSES: OpenAIResponsesPassthrough,
+    RESPONSES_COMPACT: OpenAIResponsesCompactPassthrough,
 }
 
 

@@ -76,7 +76,7 @@ def responses_usage(raw: Any) -> Usage | None:
     )
 
 
-def _for_channel(items: Any, channel_id: int | None) -> Any:
+def for_channel(items: Any, channel_id: int | None) -> Any:
     """`input` without the stored reasoning items another channel made (or that carry no
     `encrypted_content`: with nothing stored upstream they mean nothing), untagged."""
     if not isinstance(items, list):
@@ -101,12 +101,12 @@ def _stamped(
     return {**response, **echoed, "id": response_id, "model": identity.model}
 
 
-def _priced(response: dict[str, Any], usage: Usage | None, metering: Metering) -> None:
+def priced(response: dict[str, Any], usage: Usage | None, metering: Metering) -> None:
     if usage is not None and isinstance(response.get("usage"), dict):
         response["usage"] = {**response["usage"], "cost": float(metering.cost(usage))}
 
 
-def _output_chars(output: Any) -> int:
+def output_chars(output: Any) -> int:
     chars = 0
     for item in output if isinstance(output, list) else []:
         for part in (item.get("content") or []) if isinstance(item, dict) else []:
@@ -191,7 +191,7 @@ class ResponsesPassthroughStream(StreamTranslator):
             return []
         kind, event = self._terminal
         response = dict(event["response"])
-        _priced(response, self.usage, self.metering)
+        priced(response, self.usage, self.metering)
         return [_event(kind, {**event, "response": response})]
 
     def error_event(self, *, message: str, code: str) -> bytes:
@@ -232,7 +232,7 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
         payload["model"] = target.upstream_model
         payload["store"] = False
         if "input" in payload:
-            payload["input"] = _for_channel(payload["input"], target.channel_id)
+            payload["input"] = for_channel(payload["input"], target.channel_id)
         if stream:
             payload["stream"] = True
         elif "stream" in payload:
@@ -264,9 +264,9 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
             raise BadUpstreamResponse("upstream answer has no output list")
         usage = responses_usage(response.get("usage"))
         if usage is None:
-            estimate = metering.estimate(_output_chars(response["output"]))
+            estimate = metering.estimate(output_chars(response["output"]))
             return TranslatedResponse(orjson.dumps(response), estimate, usage_estimated=True)
-        _priced(response, usage, metering)
+        priced(response, usage, metering)
         return TranslatedResponse(orjson.dumps(response), usage, usage_estimated=False)
 
     def stream_translator(

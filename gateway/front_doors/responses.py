@@ -16,7 +16,7 @@ channels serving the Responses API natively (gateway.front_doors.responses_nativ
 """
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +27,24 @@ from gateway.bridge.responses_store import Turn, turns
 from gateway.errors import GatewayError
 from gateway.front_doors.chat import body_model
 from gateway.front_doors.messages import reasoning_text
-from gateway.front_doors.responses_native import native_request, translatable, translatable_items
+from gateway.front_doors.responses_compaction import (
+    compaction_events,
+    compaction_item,
+    is_sealed_here,
+    summarisation_body,
+    summary_message,
+    summary_of,
+    trigger_of,
+    unsealed,
+    unsealed_turn,
+)
+from gateway.front_doors.responses_native import (
+    Keep,
+    native_only_input,
+    native_request,
+    translatable,
+    translatable_items,
+)
 from gateway.front_doors.responses_request import chat_body, new_id
 from gateway.parsing import parse_chat_request, parse_object
 from gateway.responses import error_response
@@ -59,8 +76,6 @@ ECHOED: dict[str, Any] = {
     "user": None,
 }
 """Request parameters a Response object repeats, with OpenAI's defaults."""
-
-Final = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def responses_usage(usage: Any) -> dict[str, Any]:
@@ -395,51 +410,98 @@ class _StreamTranslator:
 
 
 class ResponsesDoor:
-    """`POST /v1/responses`, for one request."""
+    """`POST /v1/responses`, for one request.
+
+    Compaction items this gateway sealed are read back as summary messages (on every path);
+    a request ending with a `compaction_trigger` item goes as sent to native channels, and is
+    elsewhere the gateway's summarisation of its conversation, answered with one sealed
+    `compaction` item (gateway.front_doors.responses_compaction)."""
 
     endpoint = "responses"
 
     def __init__(self) -> None:
         self.request: dict[str, Any] = {}
+        self.sealed: dict[str, Any] | None = None  # the body, until its sealed items are read
+        self.trigger: dict[str, Any] | None = None
+        self.key_id = 0
+
+    @property
+    def compacting(self) -> bool:
+        """Whether the request asks for a compaction (its input ended with the trigger)."""
+        return self.trigger is not None
 
     def parse(self, raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
         """The Responses body as the pipeline's chat request (kept for the answer);
-        InvalidRequest naming the field."""
-        self.request = parse_object(raw)
+        InvalidRequest naming the field. Sealed items and a trailing trigger wait for
+        `resolve`."""
+        data = parse_object(raw)
+        self.trigger = trigger_of(data)
+        if self.trigger is not None:
+            data = {**data, "input": data["input"][:-1]}
+        given = data.get("input")
+        if isinstance(given, list) and any(is_sealed_here(item) for item in given):
+            self.sealed = data
+            placeholders = [summary_message("") if is_sealed_here(item) else item for item in given]
+            data = {**data, "input": placeholders}
+        self.request = data
         return self._chat(())
 
     def _chat(self, history: Sequence[Turn]) -> ChatRequest:
         """The chat request continuing `history`, carrying the body for native channels."""
         items = [item for turn in history for item in (*turn.input_items, *turn.output_items)]
-        body = chat_body(translatable(self.request), translatable_items(items))
-        native = native_request(self.request, history)
+        if self.trigger is None:
+            body = chat_body(translatable(self.request), translatable_items(items))
+            native = native_request(self.request, history)
+        else:
+            body = summarisation_body(self.request, items)
+            if self.request.get("stream") is True:
+                body.update(stream=True, stream_options={"include_usage": True})
+            asked = {**self.request, "input": [*self.request["input"], self.trigger]}
+            native = native_request(asked, history, requires=native_only_input(self.request))
         return replace(parse_chat_request(orjson.dumps(body)), native=native)
 
     async def resolve(self, chat: ChatRequest, key: KeyContext) -> ChatRequest:
         """With `previous_response_id`: the request continuing that stored conversation (of
-        this key; ResponseNotFound otherwise)."""
+        this key; ResponseNotFound otherwise); this key's sealed items read back
+        (InvalidRequest naming one that is not the key's)."""
+        self.key_id = key.key_id
+        if self.sealed is not None:
+            self.request = unsealed(self.sealed, key.key_id)
         previous = self.request.get("previous_response_id")
-        if previous is None:
+        if previous is None and self.sealed is None:
             return chat
-        return self._chat(await turns(key_id=key.key_id, response_id=previous))
+        history: list[Turn] = []
+        if previous is not None:
+            stored = await turns(key_id=key.key_id, response_id=previous)
+            history = [unsealed_turn(turn, key.key_id) for turn in stored]
+        return self._chat(history)
 
     def requested_model(self, raw: bytes) -> str:
         """The body's `model` (see `body_model`)."""
         return body_model(raw)
 
     def response(self, body: bytes) -> dict[str, Any]:
-        """The Response object for the pipeline's answer."""
-        return response_object(body, self.request)
+        """The Response object for the pipeline's answer; when compacting, its output is the
+        one compaction item."""
+        response = response_object(body, self.request)
+        if self.compacting:
+            summary, _ = summary_of(body)
+            response["output"] = [compaction_item(summary, self.key_id)]
+        return response
 
     def answer(self, body: bytes) -> bytes:
         """The Response object's JSON."""
         return orjson.dumps(self.response(body))
 
     async def events(
-        self, events: AsyncIterator[bytes], on_final: Final | None = None
+        self, events: AsyncIterator[bytes], on_final: Keep | None = None
     ) -> AsyncIterator[bytes]:
         """The Responses stream for the pipeline's chat chunks; `on_final` is given the
         response the stream completed (not a failed one) before its terminal event is sent."""
+        if self.compacting:
+            async for block in compaction_events(events, self.response, on_final):
+                yield block
+            return
         translator = _StreamTranslator(self.request)
         async for block in events:
             out: list[bytes] = []

@@ -1,33 +1,27 @@
-"""Compaction made by the gateway, for every channel type: `POST /v1/responses/compact`, and
-the `compaction` items it returns read back in later Responses requests.
+"""Compaction made by the gateway, for channels that cannot compact themselves: the
+`compaction` items it seals, read back in later Responses requests, and the summarisation
+request that makes them (for `POST /v1/responses/compact` and a `compaction_trigger` item).
 
 The conversation (`instructions`, `input`, the stored turns of `previous_response_id`) is sent
 through the pipeline as one summarisation request — a fixed instruction, then the conversation
 as a transcript in one user message, so that any channel can answer it — and the model's text
 is sealed into the item's `encrypted_content` with `django.core.signing` (salted, compressed,
 bound to the key): readable by the user, but only this gateway, for the same key, can unseal
-it. A sealed item then becomes a user message carrying the summary. Items not sealed here
-(an upstream's own) are left to the channels that serve the Responses API natively.
+it. A sealed item then becomes a user message carrying the summary, on every path. Items not
+sealed here (an upstream's own) are left to the channels that serve the Responses API natively.
 """
 
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import orjson
 from django.core import signing
-from django.http import HttpResponse
 
-from gateway.bridge.responses_store import Turn, turns
-from gateway.errors import GatewayError, InvalidRequest
-from gateway.front_doors.chat import body_model
-from gateway.front_doors.responses import Final, ResponsesDoor, responses_usage
-from gateway.front_doors.responses_native import translatable, translatable_items
+from gateway.errors import InvalidRequest
+from gateway.front_doors.responses_native import Keep, translatable, translatable_items
 from gateway.front_doors.responses_request import chat_body, new_id
-from gateway.parsing import parse_chat_request, parse_object
-from gateway.responses import error_response
-from gateway.schemas import ChatRequest, KeyContext
+from gateway.stored_responses import Turn
 
 TRIGGER = "compaction_trigger"
 SALT = "switchyard.responses.compaction"
@@ -44,8 +38,17 @@ UNREADABLE = (
     "Invalid value for '{param}': this compaction item was not sealed by this gateway for this "
     "API key, or it was changed."
 )
-COMPACT_FIELDS = ("model", "instructions", "input", "previous_response_id", "prompt_cache_key")
-"""What a compact request carries to the summarisation (others are accepted and ignored)."""
+COMPACT_FIELDS = (
+    "model",
+    "instructions",
+    "input",
+    "previous_response_id",
+    "prompt_cache_key",
+    "provider",
+    "models",
+)
+"""What a compact request carries to the summarisation, OpenRouter's routing controls among
+them (others are accepted and ignored)."""
 
 
 def seal(summary: str, key_id: int) -> str:
@@ -154,160 +157,47 @@ def summary_of(body: bytes) -> tuple[str, Any]:
     return str((choice.get("message") or {}).get("content") or ""), chat.get("usage")
 
 
-class CompactDoor:
-    """`POST /v1/responses/compact` (a door for one request): the summarisation request through
-    the pipeline, recorded as `responses`, answered with a `response.compaction` object."""
-
-    endpoint = "responses"
-
-    def __init__(self) -> None:
-        self.request: dict[str, Any] = {}
-        self.key_id = 0
-
-    def parse(self, raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
-        """The summarisation request for the body's own input (unsealed at `resolve`)."""
-        self.request = parse_object(raw)
-        given = self.request.get("input")
-        if isinstance(given, list):  # sealed items are read once the key is known
-            given = [item for item in given if not is_sealed_here(item)]
-        checked = {**self.request, "input": given or "-"}
-        return parse_chat_request(orjson.dumps(summarisation_body(checked)))
-
-    async def resolve(self, chat: ChatRequest, key: KeyContext) -> ChatRequest:
-        """The summarisation of the whole conversation: stored turns and unsealed items."""
-        self.key_id = key.key_id
-        data = unsealed(self.request, key.key_id)
-        history: list[Any] = []
-        if (previous := data.get("previous_response_id")) is not None:
-            stored = await turns(key_id=key.key_id, response_id=previous)
-            history = [item for turn in stored for item in (*turn.input_items, *turn.output_items)]
-        return parse_chat_request(orjson.dumps(summarisation_body(data, history)))
-
-    def requested_model(self, raw: bytes) -> str:
-        """The body's `model` (see `body_model`)."""
-        return body_model(raw)
-
-    def answer(self, body: bytes) -> bytes:
-        """The `response.compaction` object: one sealed compaction item and the usage."""
-        summary, usage = summary_of(body)
-        compacted = {
-            "id": new_id("resp_"),
-            "object": "response.compaction",
-            "created_at": int(time.time()),
-            "output": [compaction_item(summary, self.key_id)],
-            "usage": responses_usage(usage),
-        }
-        return orjson.dumps(compacted)
-
-    def events(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Never called: a compact request is not streamed."""
-        return events
-
-    def error_response(self, error: GatewayError, request_id: str) -> HttpResponse:
-        """OpenAI's envelope."""
-        return error_response(error, request_id)
-
-
-def _unsealed_turn(turn: Turn, key_id: int) -> Turn:
+def unsealed_turn(turn: Turn, key_id: int) -> Turn:
     """A stored turn with the compaction items sealed here as their summary messages."""
     items = unsealed({"input": [*turn.input_items, *turn.output_items]}, key_id)["input"]
     count = len(turn.input_items)
     return replace(turn, input_items=items[:count], output_items=items[count:])
 
 
-def _triggered(data: dict[str, Any]) -> bool:
-    """Whether the body's input ends with a `compaction_trigger` item."""
+def trigger_of(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The `compaction_trigger` item the body's input ends with, if it does."""
     given = data.get("input")
     last = given[-1] if isinstance(given, list) and given else None
-    return isinstance(last, dict) and last.get("type") == TRIGGER
+    return last if isinstance(last, dict) and last.get("type") == TRIGGER else None
 
 
-class CompactingResponsesDoor(ResponsesDoor):
-    """`POST /v1/responses` reading back the compaction items this gateway sealed (as summary
-    messages, on every path), and answering a request ending with a `compaction_trigger` item
-    with one `compaction` item: the summarisation of its conversation, as `/compact` makes it.
+Respond = Callable[[bytes], dict[str, Any]]
+"""The Response object (output: one compaction item) for a summarisation's chat answer."""
 
-    Interim home of the hook: ResponsesDoor would call `unsealed` in `resolve` (and skip the
-    sealed items in `parse`), and the trigger would pick `summarisation_body` there."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.sealed: dict[str, Any] = {}
-        self.compacting = False
-        self.key_id = 0
-
-    def parse(self, raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
-        """As ResponsesDoor, sealed items and a trailing trigger set aside until `resolve`."""
-        data = parse_object(raw)
-        self.compacting = _triggered(data)
-        if self.compacting:
-            data = {**data, "input": data["input"][:-1]}
-        given = data.get("input")
-        if isinstance(given, list) and any(is_sealed_here(item) for item in given):
-            self.sealed = data
-            placeholders = [summary_message("") if is_sealed_here(item) else item for item in given]
-            data = {**data, "input": placeholders}
-        self.request = data
-        return self._summarisation(()) if self.compacting else self._chat(())
-
-    def _summarisation(self, history: Sequence[Turn]) -> ChatRequest:
-        items = [item for turn in history for item in (*turn.input_items, *turn.output_items)]
-        body = summarisation_body(self.request, items)
-        if self.request.get("stream") is True:
-            body.update(stream=True, stream_options={"include_usage": True})
-        return parse_chat_request(orjson.dumps(body))
-
-    async def resolve(self, chat: ChatRequest, key: KeyContext) -> ChatRequest:
-        """As ResponsesDoor, with this key's sealed items (in the input and the stored
-        conversation) read back; InvalidRequest naming a sealed item that is not the key's."""
-        self.key_id = key.key_id
-        if self.sealed:
-            self.request = unsealed(self.sealed, key.key_id)
-        previous = self.request.get("previous_response_id")
-        history: list[Turn] = []
-        if previous is not None:
-            stored = await turns(key_id=key.key_id, response_id=previous)
-            history = [_unsealed_turn(turn, key.key_id) for turn in stored]
-        if self.compacting:
-            return self._summarisation(history)
-        if previous is None and not self.sealed:
-            return chat
-        return self._chat(history)
-
-    def response(self, body: bytes) -> dict[str, Any]:
-        """The Response object; when compacting, its output is the one compaction item."""
-        response = super().response(body)
-        if self.compacting:
-            summary, _ = summary_of(body)
-            response["output"] = [compaction_item(summary, self.key_id)]
-        return response
-
-    async def events(
-        self, events: AsyncIterator[bytes], on_final: Final | None = None
-    ) -> AsyncIterator[bytes]:
-        """As ResponsesDoor; when compacting, the summary arrives whole at the end, as one
-        compaction item (added, done), then `response.completed` (`response.failed` in band)."""
-        if not self.compacting:
-            async for block in super().events(events, on_final=on_final):
-                yield block
-            return
-        summary, usage, error = await _read_chunks(events)
-        chat = {"choices": [{"message": {"content": summary}}], "usage": usage}
-        response = self.response(orjson.dumps(chat))
-        started = {**response, "status": "in_progress", "output": [], "usage": None}
-        frames: list[tuple[str, dict[str, Any]]] = [("response.created", {"response": started})]
-        frames.append(("response.in_progress", {"response": started}))
-        if error is not None:
-            failed = {**started, "status": "failed", "error": error}
-            frames.append(("response.failed", {"response": failed}))
-        else:
-            item = response["output"][0]
-            frames.append(("response.output_item.added", {"output_index": 0, "item": item}))
-            frames.append(("response.output_item.done", {"output_index": 0, "item": item}))
-            if on_final is not None:
-                await on_final(response)
-            frames.append(("response.completed", {"response": response}))
-        yield b"".join(_event(kind, number, data) for number, (kind, data) in enumerate(frames, 1))
+async def compaction_events(
+    events: AsyncIterator[bytes], respond: Respond, on_final: Keep | None = None
+) -> AsyncIterator[bytes]:
+    """The Responses stream of a summarisation's chat chunks: the summary arrives whole at the
+    end, as one compaction item (added, done) in `respond`'s response, then
+    `response.completed` (`response.failed` in band); `on_final` is given the response first."""
+    summary, usage, error = await _read_chunks(events)
+    chat = {"choices": [{"message": {"content": summary}}], "usage": usage}
+    response = respond(orjson.dumps(chat))
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    frames: list[tuple[str, dict[str, Any]]] = [("response.created", {"response": started})]
+    frames.append(("response.in_progress", {"response": started}))
+    if error is not None:
+        failed = {**started, "status": "failed", "error": error}
+        frames.append(("response.failed", {"response": failed}))
+    else:
+        item = response["output"][0]
+        frames.append(("response.output_item.added", {"output_index": 0, "item": item}))
+        frames.append(("response.output_item.done", {"output_index": 0, "item": item}))
+        if on_final is not None:
+            await on_final(response)
+        frames.append(("response.completed", {"response": response}))
+    yield b"".join(_event(kind, number, data) for number, (kind, data) in enumerate(frames, 1))
 
 
 def _event(kind: str, number: int, data: dict[str, Any]) -> bytes:

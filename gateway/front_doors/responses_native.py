@@ -43,6 +43,15 @@ def _builtin(tool: Any) -> bool:
     return isinstance(tool, dict) and tool.get("type") != "function"
 
 
+def native_only_input(data: dict[str, Any]) -> str:
+    """The first input item field of a Responses body only a native channel can read, or ""."""
+    given = data.get("input")
+    for number, item in enumerate(given if isinstance(given, list) else []):
+        if field := _native_item(item):
+            return f"input[{number}].{field}"
+    return ""
+
+
 def native_only(data: dict[str, Any]) -> str:
     """The first field of a Responses body that only a native channel can carry, or ""."""
     tools = data.get("tools")
@@ -51,11 +60,7 @@ def native_only(data: dict[str, Any]) -> str:
             return f"tools[{number}].type"
     if _builtin(data.get("tool_choice")):
         return "tool_choice.type"
-    given = data.get("input")
-    for number, item in enumerate(given if isinstance(given, list) else []):
-        if field := _native_item(item):
-            return f"input[{number}].{field}"
-    return ""
+    return native_only_input(data)
 
 
 def translatable_items(items: Sequence[Any]) -> list[Any]:
@@ -84,9 +89,16 @@ def _tagged(turn: Turn) -> list[dict[str, Any]]:
     ]
 
 
-def native_request(data: dict[str, Any], turns: Sequence[Turn] = ()) -> NativeRequest:
+def native_request(
+    data: dict[str, Any],
+    turns: Sequence[Turn] = (),
+    *,
+    dialect: str = RESPONSES_DIALECT,
+    requires: str | None = None,
+) -> NativeRequest:
     """The client's body for a channel serving the Responses API, `input` led by the stored
-    conversation (its reasoning tagged with the channel that made it)."""
+    conversation (its reasoning tagged with the channel that made it); `requires` is the
+    body's first native-only field unless given."""
     body = dict(data)
     if turns:
         given = data.get("input")
@@ -94,7 +106,8 @@ def native_request(data: dict[str, Any], turns: Sequence[Turn] = ()) -> NativeRe
             given = [{"role": "user", "content": given}]
         history = [item for turn in turns for item in _tagged(turn)]
         body["input"] = [*history, *(given if isinstance(given, list) else [])]
-    return NativeRequest(RESPONSES_DIALECT, body, requires=native_only(data))
+    needed = native_only(data) if requires is None else requires
+    return NativeRequest(dialect, body, requires=needed)
 
 
 Keep = Callable[[dict[str, Any]], Awaitable[None]]

@@ -185,12 +185,15 @@ def test_a_compaction_trigger_is_answered_with_a_compaction_item(gateway, api_ty
 
 
 def test_on_a_native_responses_channel_the_item_goes_as_the_summary_message(gateway):
+    channel(gateway)
     native_channel(gateway)
-    [item] = compacted(gateway).output
+    [item] = compacted(gateway, extra_body={"provider": {"only": ["openai"]}}).output
     gateway.upstream.clear_requests()
 
     follow_up = gateway.client().responses.create(
-        model=MODEL, input=[item.model_dump(exclude_none=True), {"role": "user", "content": "Hi"}]
+        model=MODEL,
+        input=[item.model_dump(exclude_none=True), {"role": "user", "content": "Hi"}],
+        extra_body={"provider": {"only": ["native"]}},
     )
 
     assert follow_up.status == "completed"
