@@ -1,7 +1,8 @@
 """OpenAI's Chat Completions, with OpenRouter's routing controls: the pipeline's own dialect,
 so this door only parses and passes everything else through."""
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import orjson
 from django.http import HttpResponse
@@ -12,6 +13,15 @@ from gateway.responses import error_response
 from gateway.schemas import ChatRequest, KeyContext
 
 MODEL_LENGTH = 200
+
+
+def chat_chunks(block: bytes) -> Iterator[dict[str, Any] | None]:
+    """The chat chunks in a block of the pipeline's SSE events, in order, None for `[DONE]`
+    (comments and empty frames are skipped)."""
+    for frame in block.split(b"\n\n"):
+        data = frame.strip().removeprefix(b"data:").strip()
+        if data and not frame.lstrip().startswith(b":"):
+            yield None if data == b"[DONE]" else orjson.loads(data)
 
 
 def body_model(raw: bytes) -> str:

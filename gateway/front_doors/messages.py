@@ -18,7 +18,7 @@ import orjson
 from django.http import HttpResponse
 
 from gateway.errors import GatewayError
-from gateway.front_doors.chat import body_model
+from gateway.front_doors.chat import body_model, chat_chunks
 from gateway.front_doors.messages_request import translate
 from gateway.parsing import parse_chat_request, parse_object
 from gateway.responses import error_response
@@ -240,15 +240,10 @@ class MessagesDoor:
         translator = _StreamTranslator()
         async for block in events:
             out: list[bytes] = []
-            for frame in block.split(b"\n\n"):
-                data = frame.strip().removeprefix(b"data:").strip()
-                if not data or frame.lstrip().startswith(b":"):
-                    continue
-                if data == b"[DONE]":
+            for chunk in chat_chunks(block):
+                if chunk is None:
                     out += translator.end()
-                    continue
-                chunk = orjson.loads(data)
-                if isinstance(chunk.get("error"), dict):
+                elif isinstance(chunk.get("error"), dict):
                     out += translator.error(chunk["error"])
                 else:
                     out += translator.chunk(chunk)

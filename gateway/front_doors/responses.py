@@ -25,7 +25,7 @@ from django.http import HttpResponse
 
 from gateway.bridge.responses_store import Turn, turns
 from gateway.errors import GatewayError
-from gateway.front_doors.chat import body_model
+from gateway.front_doors.chat import body_model, chat_chunks
 from gateway.front_doors.messages import reasoning_text
 from gateway.front_doors.responses_compaction import (
     compaction_events,
@@ -505,18 +505,13 @@ class ResponsesDoor:
         translator = _StreamTranslator(self.request)
         async for block in events:
             out: list[bytes] = []
-            for frame in block.split(b"\n\n"):
-                data = frame.strip().removeprefix(b"data:").strip()
-                if not data or frame.lstrip().startswith(b":"):
-                    continue
-                if data == b"[DONE]":
+            for chunk in chat_chunks(block):
+                if chunk is None:
                     ending, response = translator.end()
                     out += ending
                     if response is not None and on_final is not None:
                         await on_final(response)
-                    continue
-                chunk = orjson.loads(data)
-                if isinstance(chunk.get("error"), dict):
+                elif isinstance(chunk.get("error"), dict):
                     out += translator.error(chunk["error"])
                 else:
                     out += translator.chunk(chunk)

@@ -19,6 +19,7 @@ import orjson
 from django.core import signing
 
 from gateway.errors import InvalidRequest
+from gateway.front_doors.chat import chat_chunks
 from gateway.front_doors.responses_native import Keep, translatable, translatable_items
 from gateway.front_doors.responses_request import chat_body, new_id
 from gateway.stored_responses import Turn
@@ -210,11 +211,9 @@ async def _read_chunks(events: AsyncIterator[bytes]) -> tuple[str, Any, dict[str
     texts: list[str] = []
     usage: Any = None
     async for block in events:
-        for frame in block.split(b"\n\n"):
-            data = frame.strip().removeprefix(b"data:").strip()
-            if not data or data == b"[DONE]" or frame.lstrip().startswith(b":"):
+        for chunk in chat_chunks(block):
+            if chunk is None:
                 continue
-            chunk = orjson.loads(data)
             if isinstance(chunk.get("error"), dict):
                 code = str(chunk["error"].get("code") or "server_error")
                 return "", usage, {"code": code, "message": str(chunk["error"].get("message", ""))}

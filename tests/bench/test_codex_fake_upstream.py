@@ -6,7 +6,6 @@ prints the fake's answer and exits 0; it only ever POSTs to /v1/responses."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,15 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.fake_upstream import FakeUpstream, reply_text, running_fake_upstream
+from tests.clients.runner import run_codex_recipe
 
-REPO = Path(__file__).resolve().parents[2]
-CLIENTS = REPO / "tests" / "clients"
-RECIPE = CLIENTS / "recipes" / "codex.sh"
-CODEX = CLIENTS / "node_modules" / ".bin" / "codex"
 KEY = "sk-fake-codex-key"
-RUN_SECONDS = 120
-# The user's own settings must not reach the run.
-FOREIGN_PREFIXES = ("CODEX_", "OPENAI_")
 
 
 @pytest.fixture(scope="module")
@@ -33,24 +26,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 def run_codex(upstream: FakeUpstream, home: Path) -> subprocess.CompletedProcess[str]:
     """The recipe as its user runs it: `codex` on PATH, a fresh HOME, the fake as the gateway."""
-    assert CODEX.exists(), "run: npm ci --prefix tests/clients"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
-    env.update(
-        HOME=str(home),
-        PATH=f"{CODEX.parent}{os.pathsep}{env.get('PATH', '')}",
-        SWITCHYARD_BASE_URL=upstream.base_url,
-        SWITCHYARD_API_KEY=KEY,
-    )
-    return subprocess.run(  # noqa: S603 (sh on our own recipe)
-        ["/bin/sh", str(RECIPE)],
-        cwd=home,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_SECONDS,
-        check=False,
-    )
+    return run_codex_recipe(upstream.base_url, KEY, home)
 
 
 def test_codex_exec_prints_the_answer_after_one_tool_round_trip(

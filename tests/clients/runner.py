@@ -46,3 +46,32 @@ def run_recipe(gateway: Gateway, name: str) -> str:
     )
     assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+CODEX = CLIENTS / "node_modules" / ".bin" / "codex"
+CODEX_SECONDS = 120
+# The user's own Codex and OpenAI settings must not reach a Codex run.
+CODEX_FOREIGN_PREFIXES = ("CODEX_", "OPENAI_")
+
+
+def run_codex_recipe(base_url: str, key: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """recipes/codex.sh as its user runs it: `codex` on PATH, a fresh HOME, `base_url` (ending
+    in /v1) and `key` as the gateway's; the finished process, whatever its exit status."""
+    assert CODEX.exists(), "run: npm ci --prefix tests/clients"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CODEX_FOREIGN_PREFIXES)}
+    env.update(
+        HOME=str(home),
+        PATH=f"{CODEX.parent}{os.pathsep}{env.get('PATH', '')}",
+        SWITCHYARD_BASE_URL=base_url,
+        SWITCHYARD_API_KEY=key,
+    )
+    return subprocess.run(  # noqa: S603 (sh on our own recipe)
+        ["/bin/sh", str(RECIPES / "codex.sh")],
+        cwd=home,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CODEX_SECONDS,
+        check=False,
+    )

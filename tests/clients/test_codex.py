@@ -7,7 +7,6 @@ channel's prices. With reasoning asked for (the user's own config.toml), the rea
 Codex sends back are dropped on the way to the chat channel."""
 
 import json
-import os
 import subprocess
 from collections import Counter
 from decimal import Decimal
@@ -17,44 +16,22 @@ from typing import Any
 import pytest
 
 from bench.fake_upstream import reply_text
-from tests.clients.runner import CLIENTS, RECIPES
+from tests.clients.runner import run_codex_recipe
 from tests.clients.test_claude_code import fake_usage
 from tests.gateway.conftest import Gateway
 from tests.gateway.providers_helpers import provider_channel
 
-RECIPE = RECIPES / "codex.sh"
-CODEX = CLIENTS / "node_modules" / ".bin" / "codex"
 MODEL = "gpt-4o-mini"  # the recipe's model
 UPSTREAM = {
     "openai": ("gpt-4o-mini", "/v1/chat/completions"),
     "anthropic": ("claude-main", "/v1/messages"),
 }
 PRICE = ("1", "4")
-RUN_SECONDS = 120
-# The user's own settings must not reach the run.
-FOREIGN_PREFIXES = ("CODEX_", "OPENAI_")
 
 
 def run_codex(gateway: Gateway, home: Path) -> subprocess.CompletedProcess[str]:
     """The recipe as its user runs it: `codex` on PATH, a fresh HOME, the gateway's URL and key."""
-    assert CODEX.exists(), "run: npm ci --prefix tests/clients"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
-    env.update(
-        HOME=str(home),
-        PATH=f"{CODEX.parent}{os.pathsep}{env.get('PATH', '')}",
-        SWITCHYARD_BASE_URL=gateway.url + "/v1",
-        SWITCHYARD_API_KEY=gateway.key,
-    )
-    return subprocess.run(  # noqa: S603 (sh on our own recipe)
-        ["/bin/sh", str(RECIPE)],
-        cwd=home,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_SECONDS,
-        check=False,
-    )
+    return run_codex_recipe(gateway.url + "/v1", gateway.key, home)
 
 
 def cost(prompt: int, completion: int) -> Decimal:
