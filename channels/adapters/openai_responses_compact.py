@@ -27,9 +27,7 @@ from channels.adapters.openai_responses_passthrough import (
     OpenAIResponsesPassthrough,
     for_channel,
     gateway_response_id,
-    output_chars,
-    priced,
-    responses_usage,
+    priced_answer,
 )
 from channels.adapters.synthesis import parse_json
 
@@ -64,10 +62,4 @@ class OpenAIResponsesCompactPassthrough(OpenAIResponsesPassthrough):
         answer = parse_json(payload, "answer")
         if not isinstance(answer, dict) or not isinstance(answer.get("output"), list):
             raise BadUpstreamResponse("upstream compaction has no output list")
-        compacted = {**answer, "id": gateway_response_id()}
-        usage = responses_usage(compacted.get("usage"))
-        if usage is None:
-            estimate = metering.estimate(output_chars(compacted["output"]))
-            return TranslatedResponse(orjson.dumps(compacted), estimate, usage_estimated=True)
-        priced(compacted, usage, metering)
-        return TranslatedResponse(orjson.dumps(compacted), usage, usage_estimated=False)
+        return priced_answer({**answer, "id": gateway_response_id()}, metering)

@@ -106,6 +106,17 @@ def priced(response: dict[str, Any], usage: Usage | None, metering: Metering) ->
         response["usage"] = {**response["usage"], "cost": float(metering.cost(usage))}
 
 
+def priced_answer(answer: dict[str, Any], metering: Metering) -> TranslatedResponse:
+    """An answer with an `output` list as JSON, its usage priced (estimated from the output's
+    text when it reports none)."""
+    usage = responses_usage(answer.get("usage"))
+    if usage is None:
+        estimate = metering.estimate(output_chars(answer["output"]))
+        return TranslatedResponse(orjson.dumps(answer), estimate, usage_estimated=True)
+    priced(answer, usage, metering)
+    return TranslatedResponse(orjson.dumps(answer), usage, usage_estimated=False)
+
+
 def output_chars(output: Any) -> int:
     chars = 0
     for item in output if isinstance(output, list) else []:
@@ -262,12 +273,7 @@ class OpenAIResponsesPassthrough(OpenAICompatAdapter):
         response = _stamped(answer, identity, gateway_response_id(), self.echoed)
         if not isinstance(response.get("output"), list):
             raise BadUpstreamResponse("upstream answer has no output list")
-        usage = responses_usage(response.get("usage"))
-        if usage is None:
-            estimate = metering.estimate(output_chars(response["output"]))
-            return TranslatedResponse(orjson.dumps(response), estimate, usage_estimated=True)
-        priced(response, usage, metering)
-        return TranslatedResponse(orjson.dumps(response), usage, usage_estimated=False)
+        return priced_answer(response, metering)
 
     def stream_translator(
         self, *, identity: ResponseIdentity, include_usage: bool, metering: Metering
