@@ -15,7 +15,13 @@ BENCH_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 NODE_CLIENTS := tests/clients
 
-.PHONY: install run test lint format bench bench-reports fake-upstream
+# The cluster on loopback (bench/cluster.py): nginx, GATEWAYS gateway processes, a worker, one beat.
+GATEWAYS ?= 2
+CLUSTER_PORT ?= 8080
+# Debian's nginx, in front of the cluster's gateways (make cluster, make cluster-test).
+NGINX := /usr/sbin/nginx
+
+.PHONY: install run test lint format bench bench-reports fake-upstream cluster cluster-test
 
 install: $(VENV)/.installed
 
@@ -34,9 +40,19 @@ run: install
 	@SWITCHYARD_HOST=$(HOST) SWITCHYARD_PORT=$(PORT) FAKE_UPSTREAM_PORT=$(FAKE_UPSTREAM_PORT) \
 		$(BIN)/python manage.py demo_run --gateway-url http://$(HOST):$(PORT) || [ $$? -eq 130 ]
 
+# The cluster suite (tests/cluster) starts its own cluster; `make test` leaves it out.
 test: install $(CHROMIUM) $(NODE_CLIENTS)/node_modules/.package-lock.json
 	scripts/with-services $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(if $(SQLITE_TESTS),$(BIN)/python -m pytest --ds=config.settings.test_sqlite $(SQLITE_TESTS))
+
+# nginx in front of GATEWAYS gateway processes, a Celery worker, one beat and the fake upstream
+# with make run's demo data, on a throwaway PostgreSQL and Redis; Ctrl-C stops everything.
+cluster: install $(NGINX)
+	scripts/with-services $(BIN)/python -m bench.cluster --gateways $(GATEWAYS) --port $(CLUSTER_PORT)
+
+# The cross-process proofs of design.md §11 against a cluster of real processes behind nginx.
+cluster-test: install $(NGINX)
+	scripts/with-services $(BIN)/python -m pytest tests/cluster $(PYTEST_ARGS)
 
 # The Node clients of the README's recipes (tests/clients), as locked, with the machine's node and npm.
 $(NODE_CLIENTS)/node_modules/.package-lock.json: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
@@ -48,6 +64,14 @@ $(CHROMIUM):
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else \
 		echo "tests/browser need Debian's chromium at $(CHROMIUM): sudo apt-get install chromium" >&2; exit 1; \
+	fi
+
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's nginx for the cluster (apt-get)…"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	else \
+		echo "the cluster needs Debian's nginx at $(NGINX): sudo apt-get install nginx" >&2; exit 1; \
 	fi
 
 lint: install
