@@ -164,6 +164,7 @@ class Cluster:
         self.gateways: list[Child] = []
         self.workers: list[Child] = []
         self.nginx: Child | None = None
+        self.nginx_dir: Path | None = None
 
     def on_signal(self, signum: int, _frame: Any) -> None:
         """The first signal stops the cluster; a second kills what is left."""
@@ -228,13 +229,12 @@ class Cluster:
         )
 
     def _nginx(self) -> Child:
-        prefix = self.work / "nginx"
-        prefix.mkdir()
+        # Its own folder in the system's temp dir, which a dropped-root nginx can reach.
+        prefix = self.nginx_dir = Path(tempfile.mkdtemp(prefix="switchyard-nginx."))
         user = None
         if os.geteuid() == 0:
             user = NGINX_USER
             shutil.chown(prefix, user)
-            self.work.chmod(0o711)  # nobody may reach its own folder, and nothing else here
         config = prefix / "nginx.conf"
         config.write_text(
             nginx_conf(prefix, self.nginx_port, [g.port for g in self.gateways if g.port])
@@ -279,6 +279,7 @@ class Cluster:
             "database_url": self.env["DATABASE_URL"],
             "redis_url": self.env["REDIS_URL"],
             "logs": str(self.work),
+            "nginx_dir": str(self.nginx_dir),
         }
 
     def write_state(self) -> None:
@@ -325,6 +326,10 @@ class Cluster:
                 child.signal(signal.SIGKILL)
                 if child.process is not None:
                     child.process.wait()
+        if self.nginx_dir is not None:  # its logs join the others
+            for log in self.nginx_dir.glob("*.log"):
+                shutil.move(log, self.work / f"nginx-{log.name}")
+            shutil.rmtree(self.nginx_dir, ignore_errors=True)
 
     def announce(self) -> None:
         """Say where the cluster answers."""
