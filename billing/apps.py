@@ -12,7 +12,9 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Keep the support group after every `migrate` and `flush`."""
+        """Keep the support group after every `migrate` and `flush`; broadcast key changes
+        (billing.signals)."""
+        from billing import signals  # noqa: F401 (connects them)
         from billing.roles import ensure_support_group
 
         post_migrate.connect(ensure_support_group, dispatch_uid="billing.ensure_support_group")

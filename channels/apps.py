@@ -9,3 +9,7 @@ class ChannelsConfig(AppConfig):
     name = "channels"
     verbose_name = "Channels"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Broadcast channel changes (channels.signals)."""
+        from channels import signals  # noqa: F401 (connects them)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from channels.crypto import encrypt_secret, reencrypt_secret, secret_hint
 from channels.models import Channel, ChannelModel, ChannelStatus, HealthCheck
 from channels.probes import ProbeResult, probe_channel, probe_delay, probe_interval
+from core.config_changes import CATALOG, changed
 
 INVALID_CREDENTIALS = "invalid credentials: upstream answered {status}"
 FAILED_IN_A_ROW = "{failures} failed probes in a row: {error}"
@@ -61,6 +62,7 @@ def channel_models_replace(*, channel: Channel, offers: Iterable[ModelOffer]) ->
         )
         for offer in offers
     )
+    changed(CATALOG)  # bulk_create sends no post_save
 
 
 @transaction.atomic
@@ -100,7 +102,10 @@ def channels_set_enabled(*, channels: QuerySet[Channel], enabled: bool) -> int:
     if enabled:
         channels = channels.filter(archived_at__isnull=True)
     # updated_at marks the change: channel_delete waits for requests routed before it.
-    return channels.exclude(enabled=enabled).update(enabled=enabled, updated_at=timezone.now())
+    count = channels.exclude(enabled=enabled).update(enabled=enabled, updated_at=timezone.now())
+    if count:
+        changed(CATALOG)  # update() sends no post_save
+    return count
 
 
 def in_flight_seconds() -> float:

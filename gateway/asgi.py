@@ -17,6 +17,7 @@ from django.urls import set_urlconf
 
 from gateway.bridge.journal import journal
 from gateway.bridge.recorder import recorder
+from gateway.config_follow import start_following, stop_following
 from gateway.edge.bodies import BodyLimits
 from gateway.edge.cors import Cors
 from gateway.errors import InvalidRequest
@@ -118,14 +119,17 @@ class GatewayApplication:
 
     @staticmethod
     async def _lifespan(receive: Any, send: Any) -> None:
-        """At start-up open the journal (its sweeper bills dead siblings' journals); at shutdown
-        store every queued usage record, then remove the journal, and close the upstream pool."""
+        """At start-up open the journal (its sweeper bills dead siblings' journals) and follow
+        configuration notices; at shutdown stop following, store every queued usage record, then
+        remove the journal, and close the upstream pool."""
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 journal.open()
+                start_following()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await stop_following()
                 await close_upstream_clients()
                 await asyncio.to_thread(recorder.stop)
                 journal.close()

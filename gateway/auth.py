@@ -8,7 +8,8 @@ one of our keys (billing.keys.generate_key's shape) is refused without a lookup;
 requests with the same uncached key share one lookup; and lookups of keys in neither cache are
 held to GATEWAY_AUTH_LOOKUPS_PER_SECOND per process, the rest answered AuthenticationBusy (503,
 retry-after) — a new valid key is put off during a flood, never refused. Keys already cached
-(even expired, being looked up again) never wait for that budget.
+(even expired, being looked up again) never wait for that budget. A configuration notice
+(gateway.config_follow) makes a changed key be looked up again at its next request.
 """
 
 import asyncio
@@ -39,6 +40,9 @@ _KEY_SHAPE = re.compile(
 _known: OrderedDict[str, tuple[KeyContext, float]] = OrderedDict()
 _unknown: OrderedDict[str, float] = OrderedDict()
 _lookups: dict[str, asyncio.Task[KeyContext | None]] = {}
+_dropped = 0
+"""How many times cached keys were dropped: a lookup that began before a drop does not cache
+what it read (the change may have committed after its read)."""
 
 
 class _LookupBudget:
@@ -94,8 +98,10 @@ def _remember(key_hash: str, context: KeyContext | None) -> None:
 
 
 async def _load(key_hash: str) -> KeyContext | None:
+    dropped = _dropped
     context = await store.load_key(key_hash)
-    _remember(key_hash, context)
+    if dropped == _dropped:
+        _remember(key_hash, context)
     return context
 
 
@@ -144,9 +150,33 @@ async def authenticate(header: str) -> KeyContext:
     return context
 
 
+def expire_key(key_hash: str) -> None:
+    """Make one key (by its hash) be looked up again at its next request, as a known key (no
+    lookup budget) if it was one."""
+    global _dropped
+    _dropped += 1
+    known = _known.get(key_hash)
+    if known is not None:
+        _known[key_hash] = (known[0], 0.0)
+    _unknown.pop(key_hash, None)
+    _lookups.pop(key_hash, None)
+
+
+def expire_keys() -> None:
+    """`expire_key` for every cached key (after notices may have been missed)."""
+    global _dropped
+    _dropped += 1
+    for key_hash, (context, _) in _known.items():
+        _known[key_hash] = (context, 0.0)
+    _unknown.clear()
+    _lookups.clear()
+
+
 def forget_keys() -> None:
-    """Drop every cached key and refill the lookup budget (tests, and after bulk changes in this
-    process)."""
+    """Drop every cached key and refill the lookup budget (tests)."""
+    global _dropped
+    _dropped += 1
     _known.clear()
     _unknown.clear()
+    _lookups.clear()
     _budget.tokens = -1.0

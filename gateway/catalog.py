@@ -6,7 +6,8 @@ than half the bound starts a reload and goes on; one that finds it older than th
 for the reload (one load, shared by every request waiting), and gets 503 `database_unavailable`
 if the database cannot give one. A model the snapshot does not know is looked up again when the
 snapshot is over a second old, so a model created a moment ago is served (one load a second at
-most, whatever names clients make up).
+most, whatever names clients make up). A configuration notice (gateway.config_follow) reloads
+it at once: one reload at a time, and one more after it when notices came during it.
 """
 
 import asyncio
@@ -47,6 +48,7 @@ _current: Catalog | None = None
 _refreshing: asyncio.Future[Catalog] | None = None
 _timer_loop: asyncio.AbstractEventLoop | None = None
 _failing = False
+_again = False
 
 
 async def _load() -> Catalog:
@@ -144,6 +146,24 @@ async def current_catalog(*, wanting: Iterable[str] = ()) -> Catalog:
         except DatabaseUnavailable:
             return catalog  # still within the bound: the model is unknown as of it
     return catalog
+
+
+def reload_now() -> None:
+    """Reload on the running loop now; when a reload is under way, reload once more after it
+    (it may have read the database before the change committed)."""
+    global _again
+    reloading = _refreshing
+    if reloading is None or reloading.get_loop() is not asyncio.get_running_loop():
+        _reload()
+    elif not _again:
+        _again = True
+        reloading.add_done_callback(_reload_again)
+
+
+def _reload_again(_: asyncio.Future[Catalog]) -> None:
+    global _again
+    _again = False
+    _reload()
 
 
 def invalidate_catalog() -> None:
