@@ -1,6 +1,7 @@
 """Celery tasks of the channels app: schedule and run health probes, prune their history."""
 
 import logging
+import math
 
 from celery import shared_task
 from django.core.cache import cache
@@ -49,10 +50,11 @@ def probe_channel_task(channel_id: int) -> bool:
     if channel.status != was:
         log_status_change(channel, was=was)
     # Re-arm the lock for the delay just chosen: a recovered channel is not held back by a long
-    # backoff lock, and a channel that just backed off stays locked for its whole backoff.
+    # backoff lock, and a channel that just backed off stays locked for its whole backoff
+    # (rounded up: a lock a fraction short would let the next probe in a second early).
     if channel.next_probe_at is not None:
         remaining = (channel.next_probe_at - timezone.now()).total_seconds()
-        cache.touch(key, max(1, int(remaining)))
+        cache.touch(key, max(1, math.ceil(remaining)))
     return True
 
 

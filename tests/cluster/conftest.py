@@ -76,15 +76,16 @@ class Cluster:
         """The fake upstream's root (`/_fake/requests` lives here)."""
         return str(self.state()["upstream_url"])
 
-    def upstream_requests(self, **match: Any) -> list[dict[str, Any]]:
-        """What the fake upstream received, oldest first, whose body has `match`'s values."""
-        received = httpx.get(f"{self.upstream_url}/_fake/requests", timeout=10).json()
-        return [
-            request
-            for request in received
-            if isinstance(request["body"], dict)
-            and all(request["body"].get(key) == value for key, value in match.items())
-        ]
+    def upstream_models(self, prefix: str) -> list[str]:
+        """The upstream models the fake upstream was asked for, oldest first, of those that
+        start with `prefix`."""
+        bodies = [request["body"] for request in self.upstream_requests()]
+        models = [body.get("model", "") for body in bodies if isinstance(body, dict)]
+        return [model for model in models if model.startswith(prefix)]
+
+    def upstream_requests(self) -> list[dict[str, Any]]:
+        """What the fake upstream received (its last 1,000 requests), oldest first."""
+        return list(httpx.get(f"{self.upstream_url}/_fake/requests", timeout=10).json())
 
 
 @dataclass
@@ -154,10 +155,12 @@ def make_tenant(
     credit: Decimal = Decimal(100),
     prices: tuple[str, str] = ("0", "0"),
     rpm_limit: int | None = None,
+    wait: bool = True,
     **channel_fields: Any,
 ) -> Tenant:
     """An account with `credit`, a key and a channel serving public model `name` from the
-    fake upstream as `upstream_model`; returns once every gateway process serves it."""
+    fake upstream as `upstream_model`; returns once every gateway process serves it (unless
+    not `wait`: then see `wait_served`)."""
     account = account_create(name=name)
     account_credit(account=account, amount=credit)
     _, key = api_key_create(account=account, name=name, rpm_limit=rpm_limit)
@@ -179,7 +182,8 @@ def make_tenant(
     )
     # Another key of the account watches for the model: the tenant's key keeps its whole rpm.
     _, watcher = api_key_create(account=account, name=f"{name}-watcher")
-    wait_served(cluster, name, watcher)
+    if wait:
+        wait_served(cluster, name, watcher)
     return Tenant(account, key, channel, name)
 
 
