@@ -1,4 +1,5 @@
-"""A change of channel, price or key is obeyed by every gateway process within a second (#16.2):
+"""A change of channel (also by a probe), price or key is obeyed by every gateway process within a
+second (#16.2):
 a broadcast over Redis, not polling — the gateways here poll only every 60 s. It survives a
 Redis restart, and in the embedded mode (no Redis) a change made through the process's own
 management API is obeyed at once."""
@@ -14,7 +15,13 @@ from rest_framework.authtoken.models import Token
 
 from billing.services import api_key_revoke
 from channels.models import Channel
-from channels.services import ModelOffer, channel_update, channels_set_enabled
+from channels.probes import ProbeResult
+from channels.services import (
+    ModelOffer,
+    channel_record_probe,
+    channel_update,
+    channels_set_enabled,
+)
 from core.config_changes.redis import CHANNEL
 from tests.gateway.process_helpers import gateway_process
 from tests.redis_server import redis_server
@@ -52,10 +59,26 @@ def _obeyed(urls: list[str], check: Callable[[str], bool]) -> list[float]:
     return list(seconds.values())
 
 
+def _served_by(url: str, key: str) -> str:
+    """The channel that served one chat completion through `url`."""
+    response = httpx.post(
+        f"{url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.headers["x-switchyard-channel"]
+
+
+def _subscribers(client: redis.Redis) -> int:
+    return int(dict(client.pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0))
+
+
 def _wait_subscribed(client: redis.Redis, count: int) -> None:
     """Until `count` processes are subscribed to the notices (at most 10 s)."""
     deadline = time.monotonic() + 10
-    while dict(client.pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0) < count:
+    while _subscribers(client) < count:
         assert time.monotonic() < deadline, "the gateways did not subscribe to the notices"
         time.sleep(0.05)
 
@@ -70,7 +93,7 @@ def test_a_price_a_disabled_channel_and_a_revoked_key_are_obeyed_by_every_proces
 ):
     channel = gateway.channel("broadcast", models={MODEL: "gpt-4o-mini"}, price=("1", "2"))
     client = redis.Redis.from_url(settings.REDIS_URL)
-    already = dict(client.pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0)
+    already = _subscribers(client)
     with (
         gateway_process(**POLLING_ONLY_EVERY) as (_, first),
         gateway_process(**POLLING_ONLY_EVERY) as (_, second),
@@ -91,6 +114,26 @@ def test_a_price_a_disabled_channel_and_a_revoked_key_are_obeyed_by_every_proces
 
         api_key_revoke(key=gateway.account.api_keys.get())
         _obeyed(urls, lambda url: _models(url, gateway.key).status_code == 401)
+    client.close()
+
+
+def test_a_channel_a_probe_takes_down_is_avoided_by_every_process_at_once(gateway, settings):
+    primary = gateway.channel("primary", models={MODEL: "gpt-4o-mini"}, priority=10)
+    gateway.channel("backup", models={MODEL: "gpt-4o-mini"})
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    already = _subscribers(client)
+    with (
+        gateway_process(**POLLING_ONLY_EVERY) as (_, first),
+        gateway_process(**POLLING_ONLY_EVERY) as (_, second),
+    ):
+        _wait_subscribed(client, already + 2)
+        urls = [first, second]
+        assert [_served_by(url, gateway.key) for url in urls] == ["primary", "primary"]
+
+        # What the Celery worker's probe does when the upstream refuses the channel's secret.
+        refused = ProbeResult(ok=False, status_code=401, latency_ms=3, error="unauthorized")
+        channel_record_probe(channel=primary, result=refused)
+        _obeyed(urls, lambda url: _served_by(url, gateway.key) == "backup")
     client.close()
 
 
