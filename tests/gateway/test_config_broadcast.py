@@ -1,8 +1,7 @@
-"""A change of channel (also by a probe), price or key is obeyed by every gateway process within a
-second (#16.2):
-a broadcast over Redis, not polling — the gateways here poll only every 60 s. It survives a
-Redis restart, and in the embedded mode (no Redis) a change made through the process's own
-management API is obeyed at once."""
+"""A change of channel (also by a probe), price or key is obeyed by every gateway process within
+a second (#16.2): a broadcast over Redis, not polling — the gateways here poll only every 60 s.
+It survives a Redis restart, and in the embedded mode (no Redis) a change made through the
+process's own management API is obeyed at once."""
 
 import time
 from collections.abc import Callable
