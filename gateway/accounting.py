@@ -13,6 +13,7 @@ from typing import Any
 
 from billing.pricing import Prices, usage_cost
 from core.usage import Endpoint, Usage, UsageStatus
+from gateway.affinity.conversation import Conversation
 from gateway.ratelimit import Charge
 from gateway.schemas import Offer
 
@@ -107,6 +108,8 @@ class UsageDraft:
     limit_reset: str = ""
     channel_name: str = ""
     tokens_charge: Charge | None = None
+    conversation: Conversation | None = None
+    """The conversation the request belongs to, when cache affinity is on."""
 
     def end(self, status: UsageStatus, http_status: int, error_code: str = "") -> None:
         """How the request ended, as its record and the client's answer say it."""

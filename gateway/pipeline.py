@@ -21,6 +21,7 @@ from django.utils import timezone
 from core.usage import UsageStatus
 from gateway import admission, auth, catalog, ratelimit, relay, stats
 from gateway.accounting import UsageDraft, new_request_id
+from gateway.affinity import affinity_store, conversation_of
 from gateway.background import spawn
 from gateway.bridge.journal import journal
 from gateway.bridge.recorder import recorder
@@ -138,6 +139,7 @@ async def _answer(
     prompt_tokens = estimate_prompt_tokens(chat.body)
     rate = await admission.admit_rate(key, chat, prompt_tokens)
     draft.tokens_charge = rate.tokens
+    sticky = await _conversation_channel(chat, call, key, draft)
     plan = route_plan(
         models=models,
         offers=offers_for(chat, snapshot.offers),
@@ -145,6 +147,7 @@ async def _answer(
         health=await stats.channel_health(stream=chat.stream),
         rng=_rng,
         max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
+        sticky=sticky,
     )
     prompt_bound = prompt_tokens_bound(chat.body, body_bytes=len(raw))
     worst_case = admission.worst_case_cost(chat, plan, prompt_bound)
@@ -170,6 +173,19 @@ async def _answer(
     answer.headers.update(rate.headers)
     answer.key_id = key.key_id
     return answer
+
+
+async def _conversation_channel(
+    chat: ChatRequest, call: ClientCall, key: KeyContext, draft: UsageDraft
+) -> int | None:
+    """The channel that served the request's conversation last (None: new, or affinity off);
+    the conversation goes on the draft, to be remembered with the channel that answers."""
+    if not settings.GATEWAY_CACHE_AFFINITY:
+        return None
+    draft.conversation = conversation_of(chat, call.headers, key_id=key.key_id)
+    if draft.conversation is None:
+        return None
+    return await affinity_store().last_channel(draft.conversation)
 
 
 async def _stream(exchange: relay.Exchange, plan: list[Offer]) -> Answer:
@@ -202,6 +218,16 @@ def _record(draft: UsageDraft, started: float) -> None:
     log_request(draft, draft.key_prefix, channel)
     journal.end(draft)
     recorder.submit(draft)
+    if draft.status == UsageStatus.OK and draft.channel_id and draft.usage_source == "provider":
+        stats.record_cache_use(
+            draft.channel_id,
+            model=draft.served_model,
+            prompt_tokens=draft.usage.prompt_tokens,
+            cached_tokens=draft.usage.cached_tokens,
+        )
+    if draft.conversation is not None and draft.status == UsageStatus.OK and draft.channel_id:
+        remembered = affinity_store().remember(draft.conversation, draft.channel_id)
+        spawn(remembered, what="keeping a conversation's channel")
     if draft.tokens_charge is not None:
         used = draft.usage.prompt_tokens + draft.usage.completion_tokens
         spawn(ratelimit.adjust(draft.tokens_charge, used), what="correcting a token limit")

@@ -108,12 +108,16 @@ def route_plan(
     health: Health,
     rng: random.Random,
     max_attempts: int,
+    sticky: int | None = None,
 ) -> list[Offer]:
     """The ordered attempts for one request; when there are none, NoAvailableChannel (nothing
     eligible), ModelUnavailableUpstream (every eligible channel's upstream recently said it does
-    not know the model) or NoHealthyChannel."""
+    not know the model) or NoHealthyChannel. `sticky` is the channel that served the request's
+    conversation last (cache affinity): it goes first among the requested model's offers while
+    it is eligible, healthy and in the first priority tier; an explicit `sort` or `order` still
+    decides, affinity only breaking their ties."""
     requested = list(dict.fromkeys(models))
-    filters = _hard_filters(preferences)
+    filters = _hard_filters(preferences, health)
     pools: list[list[Offer]] = []
     reasons: list[str] = []
     any_eligible = False
@@ -127,7 +131,8 @@ def route_plan(
         only_unknown_upstream = only_unknown_upstream and all(
             _model_breaker_only(offer, health) for offer in eligible if offer not in healthy
         )
-        pools.append(_default_order(healthy, health, rng))
+        ordered = _default_order(healthy, health, rng)
+        pools.append(_sticky_first(ordered, sticky, health) if model == requested[0] else ordered)
     if preferences.sort and preferences.sort_partition == "none":
         pools = [[offer for pool in pools for offer in pool]]
     plan = [offer for pool in pools for offer in _arrange(pool, preferences, health)]
@@ -141,7 +146,7 @@ def route_plan(
     raise NoAvailableChannel("; ".join(reasons))
 
 
-def _hard_filters(preferences: ProviderPreferences) -> list[HardFilter]:
+def _hard_filters(preferences: ProviderPreferences, health: Health) -> list[HardFilter]:
     """The request's filters, in the order they apply; health is not one of them."""
     only, ignore = _slugs(preferences.only or ()), _slugs(preferences.ignore)
     order = _slugs(preferences.order or ())
@@ -151,7 +156,9 @@ def _hard_filters(preferences: ProviderPreferences) -> list[HardFilter]:
     if ignore:
         filters.append((lambda offer: _slug(offer) not in ignore, ALL_IGNORED, ignore))
     if preferences.max_price_prompt is not None or preferences.max_price_completion is not None:
-        filters.append((lambda offer: _within_max_price(offer, preferences), OVER_MAX_PRICE, []))
+        filters.append(
+            (lambda offer: _within_max_price(offer, preferences, health), OVER_MAX_PRICE, [])
+        )
     needs, parameters = preferences.needs, preferences.parameters
     if needs:
         filters.append(
@@ -199,6 +206,23 @@ def _default_order(offers: list[Offer], health: Health, rng: random.Random) -> l
     )
 
 
+def _sticky_first(pool: list[Offer], sticky: int | None, health: Health) -> list[Offer]:
+    """The pool with the conversation's channel first: affinity replaces the weighted choice
+    inside the first tier, so it applies while that channel is in the first tier, neither
+    half-open nor failed lately (a higher tier that recovers takes the conversation back)."""
+    for index, offer in enumerate(pool):
+        if offer.channel_id == sticky:
+            first_tier = offer.priority == pool[0].priority
+            if (
+                not first_tier
+                or _is_half_open(offer, health)
+                or _health(offer, health).recently_failed
+            ):
+                return pool
+            return [offer, *pool[:index], *pool[index + 1 :]]
+    return pool
+
+
 def _arrange(pool: list[Offer], preferences: ProviderPreferences, health: Health) -> list[Offer]:
     """Apply `sort`, then `order` or the first-choice-provider rule of `allow_fallbacks: false`."""
     if preferences.sort:
@@ -219,7 +243,7 @@ def _sort_key(sort: SortBy, health: Health) -> Callable[[Offer], SortKey]:
         known = _health(offer, health)
         half_open = _breaker(offer, health) == "half_open"
         if sort == "price":
-            return half_open, False, offer.input_price + offer.output_price
+            return half_open, False, effective_input_price(offer, health) + offer.output_price
         if sort == "latency":
             return half_open, known.latency_ms is None, known.latency_ms or 0.0
         return half_open, known.throughput is None, -(known.throughput or 0.0)
@@ -227,10 +251,21 @@ def _sort_key(sort: SortBy, health: Health) -> Callable[[Offer], SortKey]:
     return key
 
 
-def _within_max_price(offer: Offer, preferences: ProviderPreferences) -> bool:
-    """Whether the offer's prices are at or under the request's `max_price` caps."""
+def effective_input_price(offer: Offer, health: Health) -> Decimal:
+    """The offer's input price as its measured cache hit rate makes it: hit rate * cached
+    price + (1 - hit rate) * input price; the input price until the rate is known."""
+    rate = _health(offer, health).cache_hit_rates.get(offer.model)
+    if rate is None or offer.cached_input_price is None:
+        return offer.input_price
+    hits = Decimal(str(round(min(max(rate, 0.0), 1.0), 6)))
+    return hits * offer.cached_input_price + (1 - hits) * offer.input_price
+
+
+def _within_max_price(offer: Offer, preferences: ProviderPreferences, health: Health) -> bool:
+    """Whether the offer's prices (its input price the effective one) are at or under the
+    request's `max_price` caps."""
     prompt, completion = preferences.max_price_prompt, preferences.max_price_completion
-    too_pricey_prompt = prompt is not None and offer.input_price > prompt
+    too_pricey_prompt = prompt is not None and effective_input_price(offer, health) > prompt
     too_pricey_completion = completion is not None and offer.output_price > completion
     return not (too_pricey_prompt or too_pricey_completion)
 

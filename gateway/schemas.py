@@ -118,6 +118,9 @@ class ChannelHealth:
     throughput: float | None = None
     models: Mapping[str, BreakerState] = field(default_factory=dict)
     """The breakers of this channel's models that are not closed, by public model id."""
+    cache_hit_rates: Mapping[str, float] = field(default_factory=dict)
+    """Measured prompt-cache hit rates (cached ÷ prompt tokens), by public model id, of the
+    channel-models with enough recent traffic (gateway.stats)."""
 
     def breaker_for(self, model: str) -> BreakerState:
         """The worse of the channel's breaker and the channel-model's, for `model`."""

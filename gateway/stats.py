@@ -1,15 +1,66 @@
-"""What routing knows of each channel from live traffic: latency and throughput measured in this
-process, recent failures, and the breaker state (shared through Redis when configured)."""
+"""What routing knows of each channel from live traffic: latency, throughput and prompt-cache
+hit rates measured in this process, recent failures, and the breaker state (shared through
+Redis when configured)."""
 
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 
 from gateway import breakers
 from gateway.schemas import BreakerState, ChannelHealth
 
 EWMA_WEIGHT = 0.2
 RECENT_FAILURE_SECONDS = 30.0
+CACHE_WINDOW_SECONDS = 3600.0
+"""A channel-model's cache hit rate is measured over its answers of the last hour…"""
+CACHE_BUCKET_SECONDS = 60.0
+CACHE_MIN_REQUESTS = 20
+CACHE_MIN_PROMPT_TOKENS = 100_000
+"""…and known (for `sort: price` and `max_price`) once that is 20 answers or 100k prompt tokens."""
+
+
+@dataclass(slots=True)
+class CacheWindow:
+    """Prompt and cached tokens of one channel-model's recent answers, in minute buckets with
+    running totals (so reading the rate costs no sum)."""
+
+    buckets: deque[list[float]] = field(default_factory=deque)
+    """[bucket start, requests, prompt tokens, cached tokens], oldest first."""
+    requests: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    def add(self, now: float, prompt_tokens: int, cached_tokens: int) -> None:
+        """Count one answer."""
+        self.expire(now)
+        start = now - now % CACHE_BUCKET_SECONDS
+        if not self.buckets or self.buckets[-1][0] != start:
+            self.buckets.append([start, 0, 0, 0])
+        bucket = self.buckets[-1]
+        bucket[1] += 1
+        bucket[2] += prompt_tokens
+        bucket[3] += cached_tokens
+        self.requests += 1
+        self.prompt_tokens += prompt_tokens
+        self.cached_tokens += cached_tokens
+
+    def expire(self, now: float) -> None:
+        """Drop the buckets older than the window."""
+        while self.buckets and self.buckets[0][0] <= now - CACHE_WINDOW_SECONDS:
+            _, requests, prompt, cached = self.buckets.popleft()
+            self.requests -= int(requests)
+            self.prompt_tokens -= int(prompt)
+            self.cached_tokens -= int(cached)
+
+    def hit_rate(self, now: float) -> float | None:
+        """Cached ÷ prompt tokens over the window; None until the traffic is enough."""
+        self.expire(now)
+        enough = (
+            self.requests >= CACHE_MIN_REQUESTS or self.prompt_tokens >= CACHE_MIN_PROMPT_TOKENS
+        )
+        if not enough or self.prompt_tokens <= 0:
+            return None
+        return self.cached_tokens / self.prompt_tokens
 
 
 @dataclass(slots=True)
@@ -22,6 +73,8 @@ class ChannelFigures:
     success_rate: float = 1.0
     consecutive_failures: int = 0
     last_failure_at: float = 0.0
+    caches: dict[str, CacheWindow] = field(default_factory=dict)
+    """Prompt-cache figures by public model."""
 
 
 def _ewma(previous: float | None, sample: float) -> float:
@@ -59,6 +112,18 @@ def record_failure(channel_id: int, *, retry_after: float | None = None, reason:
     figures.consecutive_failures += 1
     figures.last_failure_at = time.monotonic()
     breakers.record_failure(channel_id, retry_after=retry_after, reason=reason)
+
+
+def record_cache_use(
+    channel_id: int, *, model: str, prompt_tokens: int, cached_tokens: int
+) -> None:
+    """Fold one answer's prompt and cached tokens (as the provider reported them) into the
+    channel-model's cache hit rate."""
+    if prompt_tokens <= 0:
+        return
+    figures = _figures.setdefault(channel_id, ChannelFigures())
+    window = figures.caches.setdefault(model, CacheWindow())
+    window.add(time.monotonic(), prompt_tokens, min(cached_tokens, prompt_tokens))
 
 
 def record_model_failure(channel_id: int, *, model: str, reason: str = "") -> None:
@@ -99,8 +164,15 @@ async def channel_health(*, stream: bool = True) -> dict[int, ChannelHealth]:
             throughput=None
             if figures.tokens_per_second is None
             else figures.tokens_per_second * figures.success_rate,
+            cache_hit_rates=_hit_rates(figures, now),
         )
     return health
+
+
+def _hit_rates(figures: ChannelFigures, now: float) -> dict[str, float]:
+    """The channel's measured cache hit rates, by model, where the traffic is enough."""
+    rates = {model: window.hit_rate(now) for model, window in figures.caches.items()}
+    return {model: rate for model, rate in rates.items() if rate is not None}
 
 
 def reset_figures() -> None:

@@ -87,3 +87,8 @@ HEALTH_MAX_BACKOFF = env.int("HEALTH_MAX_BACKOFF", default=900)
 HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
 BREAKER_COOLDOWN = env.float("BREAKER_COOLDOWN", default=30.0)
+# Cache affinity (gateway.affinity): the turns of one conversation go to the channel that served
+# it last while its provider cache lives; the in-process store (no REDIS_URL) keeps at most
+# GATEWAY_CACHE_AFFINITY_ENTRIES conversations.
+GATEWAY_CACHE_AFFINITY = env.bool("GATEWAY_CACHE_AFFINITY", default=True)
+GATEWAY_CACHE_AFFINITY_ENTRIES = env.int("GATEWAY_CACHE_AFFINITY_ENTRIES", default=100_000)

@@ -24,6 +24,7 @@ from billing.services import account_create, account_credit, api_key_create
 from channels.models import Channel
 from channels.services import ModelOffer, channel_create
 from gateway import auth, catalog, ratelimit, stats
+from gateway.affinity import affinity_store
 from gateway.bridge.recorder import recorder
 from gateway.edge.server import GatewayServer, edge_config
 
@@ -185,6 +186,7 @@ def gateway(
     auth.forget_keys()
     catalog.invalidate_catalog()
     stats.reset_figures()
+    affinity_store().forget_all()
     upstream_server.clear_requests()
     account = account_create(name="e2e")
     account_credit(account=account, amount=Decimal(100))

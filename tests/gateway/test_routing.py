@@ -63,6 +63,7 @@ def plan(
     seed: int = 0,
     rng: random.Random | None = None,
     max_attempts: int = 10,
+    sticky: int | None = None,
     **preferences: Any,
 ) -> list[Offer]:
     """Route over `offers` (grouped by their model); `models` defaults to the offers' models."""
@@ -76,6 +77,7 @@ def plan(
         health=health or {},
         rng=rng or random.Random(seed),
         max_attempts=max_attempts,
+        sticky=sticky,
     )
 
 

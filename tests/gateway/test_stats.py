@@ -57,3 +57,23 @@ def test_a_success_clears_the_recent_failure():
 
 async def _fail(channel_id: int) -> None:
     stats.record_failure(channel_id)
+
+
+def cache_use(count: int, prompt: int = 100, cached: int = 90, model: str = "m") -> None:
+    for _ in range(count):
+        stats.record_cache_use(1, model=model, prompt_tokens=prompt, cached_tokens=cached)
+
+
+def test_a_cache_hit_rate_is_known_after_20_answers():
+    cache_use(19)
+    unknown = dict(health(1).cache_hit_rates)
+    cache_use(1)
+
+    assert unknown == {}
+    assert health(1).cache_hit_rates == {"m": pytest.approx(0.9)}
+
+
+def test_100k_prompt_tokens_make_a_cache_hit_rate_known_sooner():
+    cache_use(2, prompt=50_000, cached=10_000)
+
+    assert health(1).cache_hit_rates == {"m": pytest.approx(0.2)}
