@@ -64,6 +64,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         """The head's URL, header names and values as the parser hands them over."""
         self._head_too_large = False
         self._reading_head = True
+        self._stopping = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Accept the connection; past `max_connections`, in place of the longest idle one."""
@@ -129,6 +130,21 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().on_headers_complete()
+        if self._stopping and self.cycle is not None:
+            self.cycle.keep_alive = False  # the connection's last request
+
+    def shutdown(self) -> None:
+        """The server stops: a response under way is its connection's last; an idle connection
+        is closed by its keep-alive timeout, not at once, so a request a proxy sent on it as the
+        server stopped is answered (as the connection's last) instead of reset — a proxy may
+        not send such a POST elsewhere, and closes idle connections first (a shorter timeout)."""
+        self._stopping = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+        elif self.timeout_keep_alive_task is None:  # connected, no request yet
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def on_response_complete(self) -> None:
         """The response is sent: the connection idles until its next request."""

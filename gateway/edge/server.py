@@ -1,7 +1,8 @@
 """`python -m gateway.edge.server`: uvicorn serving the gateway within its connection limits,
 with a drain on shutdown that ends within the grace period.
 
-On SIGTERM the listener closes and idle connections with it; requests in flight have
+On SIGTERM the listener closes; an idle connection closes at its keep-alive timeout (a request
+sent on it meanwhile is answered, as its last); requests in flight have
 GATEWAY_SHUTDOWN_GRACE seconds to finish. Then the drain ends what is left — a stream with an
 in-band error event, an unanswered request with a 503 — each billed and recorded, and the
 process exits. uvicorn's own graceful timeout, a little later, is only the last resort.
