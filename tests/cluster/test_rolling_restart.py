@@ -14,7 +14,8 @@ import httpx
 import orjson
 
 from bench.fake_upstream import fault_model
-from billing.models import LedgerEntry, LedgerKind, UsageStatus
+from billing.models import LedgerEntry, LedgerKind
+from core.usage import UsageStatus
 from tests.cluster.conftest import Cluster, chat, make_tenant, wait_records
 
 STREAMS = 200
