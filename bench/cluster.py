@@ -154,7 +154,7 @@ class Cluster:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
         self.args = args
         self.work = work
-        self.stopping = False
+        self.stop_asked = False
         self.forced = False
         self.env = cluster_env(work)
         self.procfile = parse_procfile((BASE_DIR / "Procfile").read_text("utf-8")).processes
@@ -167,16 +167,20 @@ class Cluster:
         self.nginx_dir: Path | None = None
 
     def on_signal(self, signum: int, _frame: Any) -> None:
-        """The first signal stops the cluster; a second kills what is left."""
-        if self.stopping:
-            self.forced = True
-            return
-        self.stopping = True
-        raise Stop
+        """The first signal stops the cluster (at the next wait); a second kills what is left."""
+        self.forced = self.stop_asked
+        self.stop_asked = True
 
-    def _child(self, name: str, process: str, **extra: Any) -> Child:
-        env = {**self.env, **extra.pop("env", {})}
-        return Child(name, self.procfile[process], self.work / f"{name}.log", env, **extra)
+    def _stop_if_asked(self) -> None:
+        if self.stop_asked:
+            raise Stop
+
+    def _child(
+        self, name: str, process: str, *, env: dict[str, str] | None = None, port: int | None = None
+    ) -> Child:
+        """The Procfile's `process` as `name`, logging to its own file in the run's folder."""
+        log = self.work / f"{name}.log"
+        return Child(name, self.procfile[process], log, {**self.env, **(env or {})}, port=port)
 
     def start(self) -> None:
         """Migrate, then start the upstream, gateways, worker, beat and nginx, each answering."""
@@ -185,10 +189,8 @@ class Cluster:
         if not self.args.no_upstream:
             port = free_port()
             upstream_env = {"FAKE_UPSTREAM_PORT": str(port)}
-            ready = f"http://{HOST}:{port}/_fake/health"
-            self.upstream = self._child(
-                "upstream", "upstream", env=upstream_env, ready_url=ready, port=port
-            )
+            self.upstream = self._child("upstream", "upstream", env=upstream_env, port=port)
+            self.upstream.ready_url = f"http://{HOST}:{port}/_fake/health"
             self._start_and_wait(self.upstream)
             if not self.args.no_demo:
                 self._demo(f"http://{HOST}:{port}/v1")
@@ -207,8 +209,9 @@ class Cluster:
 
     def _gateway(self, number: int, port: int) -> Child:
         env = {"SWITCHYARD_HOST": HOST, "SWITCHYARD_PORT": str(port)}
-        ready = f"http://{HOST}:{port}/readyz"
-        return self._child(f"gateway-{number}", "gateway", env=env, ready_url=ready, port=port)
+        gateway = self._child(f"gateway-{number}", "gateway", env=env, port=port)
+        gateway.ready_url = f"http://{HOST}:{port}/readyz"
+        return gateway
 
     def _demo(self, upstream_url: str) -> None:
         """The demo data of `make run` (an admin, an account with credit, a key, a channel to the
@@ -240,15 +243,10 @@ class Cluster:
             nginx_conf(prefix, self.nginx_port, [g.port for g in self.gateways if g.port])
         )
         command = f"exec {NGINX} -p {prefix} -c {config} -e {prefix}/error.log"
-        return Child(
-            "nginx",
-            command,
-            self.work / "nginx.log",
-            self.env,
-            f"{self.url}/healthz",
-            self.nginx_port,
-            user,
-        )
+        log = self.work / "nginx.log"
+        nginx = Child("nginx", command, log, self.env, port=self.nginx_port, user=user)
+        nginx.ready_url = f"{self.url}/healthz"
+        return nginx
 
     def _start_and_wait(self, child: Child) -> None:
         child.start()
@@ -258,6 +256,7 @@ class Cluster:
         """Return once `child` answers; ServerFailed if it exits or takes too long first."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not child.answers():
+            self._stop_if_asked()
             if child.exited() is not None or time.monotonic() > deadline:
                 raise ServerFailed(
                     f"{child.name} did not start; {child.log} ends:\n{log_tail(child.log)}"
@@ -292,6 +291,7 @@ class Cluster:
     def supervise(self) -> None:
         """Until stopped: start a gateway again when it exits; stop all when another part does."""
         while True:
+            self._stop_if_asked()
             for gateway in self.gateways:
                 status = gateway.exited()
                 if status is not None:
@@ -312,8 +312,8 @@ class Cluster:
             time.sleep(POLL_S)
 
     def stop(self) -> None:
-        """Stop nginx, then the gateways (each drains), the worker and beat, then the upstream."""
-        self.stopping = True
+        """Stop nginx, then the gateways (each drains), the worker and beat, then the upstream;
+        kill what is left after the gateways' grace (at once after a second signal)."""
         grace = float(self.env.get("GATEWAY_SHUTDOWN_GRACE", 20.0))
         for group in ([self.nginx], self.gateways, self.workers, [self.upstream]):
             children = [child for child in group if child is not None]
@@ -422,8 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster: {error}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        signal.signal(signal.SIGINT, lambda *_: setattr(cluster, "forced", True))
-        signal.signal(signal.SIGTERM, lambda *_: setattr(cluster, "forced", True))
+        cluster.stop_asked = True  # a signal from now on forces the stop
         cluster.stop()
         if status == 0 and not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
