@@ -56,7 +56,9 @@ async def _restart_each(cluster: Cluster, in_flight: list[int], flowing: set[obj
             await asyncio.sleep(0.2)
 
 
-def test_a_rolling_restart_under_200_streams_loses_and_duplicates_nothing(cluster):
+def test_a_rolling_restart_under_200_streams_loses_and_duplicates_nothing(
+    cluster: Cluster,
+) -> None:
     upstream = fault_model("rolling", words=WORDS, chunk_delay_ms=100)
     tenant = make_tenant(cluster, "cluster-rolling", upstream_model=upstream, prices=("1", "2"))
     body = chat(tenant, stream=True, stream_options={"include_usage": True})
