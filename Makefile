@@ -18,6 +18,8 @@ NODE_CLIENTS := tests/clients
 # The cluster on loopback (bench/cluster.py): nginx, GATEWAYS gateway processes, a worker, one beat.
 GATEWAYS ?= 2
 CLUSTER_PORT ?= 8080
+# More options of bench.cluster, e.g. CLUSTER_ARGS="--no-demo --state-file /tmp/cluster.json".
+CLUSTER_ARGS ?=
 # Debian's nginx, in front of the cluster's gateways (make cluster, make cluster-test).
 NGINX := /usr/sbin/nginx
 
@@ -48,7 +50,7 @@ test: install $(CHROMIUM) $(NODE_CLIENTS)/node_modules/.package-lock.json
 # nginx in front of GATEWAYS gateway processes, a Celery worker, one beat and the fake upstream
 # with make run's demo data, on a throwaway PostgreSQL and Redis; Ctrl-C stops everything.
 cluster: install $(NGINX)
-	scripts/with-services $(BIN)/python -m bench.cluster --gateways $(GATEWAYS) --port $(CLUSTER_PORT)
+	scripts/with-services $(BIN)/python -m bench.cluster --gateways $(GATEWAYS) --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 # The cross-process proofs of design.md §11 against a cluster of real processes behind nginx.
 cluster-test: install $(NGINX)
