@@ -314,6 +314,7 @@ class UsageOutput(serializers.ModelSerializer[UsageRecord]):
     cache_write_price = MoneyField(allow_null=True)
     cache_write_1h_price = MoneyField(allow_null=True)
     cost = MoneyField()
+    cache_savings = MoneyField()
 
     class Meta:
         model = UsageRecord
@@ -344,10 +345,13 @@ class UsageOutput(serializers.ModelSerializer[UsageRecord]):
             "cache_write_price",
             "cache_write_1h_price",
             "cost",
+            "cache_savings",
             "latency_ms",
             "ttft_ms",
             "attempts",
             "user",
+            "affinity_source",
+            "affinity_routed",
         ]
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from channels.models import Channel
 from core.money import NON_NEGATIVE, MoneyField
-from core.usage import Endpoint, UsageStatus
+from core.usage import AffinitySource, Endpoint, UsageStatus
 
 
 class Account(models.Model):
@@ -159,6 +159,24 @@ class UsageRecord(models.Model):
         db_default=Endpoint.CHAT,
         help_text="The front door the request came through.",
     )
+    cache_savings = MoneyField(
+        default=Decimal(0),
+        db_default=Decimal(0),
+        help_text="What cache reads saved: (input - cached input price) * cached tokens.",
+    )
+    affinity_source = models.CharField(
+        max_length=16,
+        choices=AffinitySource.choices,
+        blank=True,
+        default=AffinitySource.NONE,
+        db_default=AffinitySource.NONE,
+        help_text="What identified the conversation for cache affinity.",
+    )
+    affinity_routed = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="The first attempt went to the channel that served the conversation last.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -182,6 +200,7 @@ RECORD_MONEY_FIELDS = (
     "cache_write_price",
     "cache_write_1h_price",
     "cost",
+    "cache_savings",
 )
 """A usage record's money fields (decimal strings in its journal line and dead letter)."""
 

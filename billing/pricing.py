@@ -80,6 +80,15 @@ def usage_cost(usage: Usage, prices: Prices) -> Decimal:
     return _storable(ctx.divide(total, TOKENS_PER_PRICE_UNIT))
 
 
+def cache_savings(usage: Usage, prices: Prices) -> Decimal:
+    """What cache reads saved against the input price: (input - cached input price) * cached
+    tokens ÷ 1M, rounded like a cost; 0 when cached input has no price of its own."""
+    if prices.cached_input is None or not usage.cached_tokens:
+        return Decimal(0)
+    saved = _EXACT.multiply(prices.input - prices.cached_input, Decimal(usage.cached_tokens))
+    return _storable(_EXACT.divide(saved, TOKENS_PER_PRICE_UNIT))
+
+
 def usage_cost_bound(usage: Usage, prices: Prices) -> Decimal:
     """The most `usage`'s prompt and completion counts can cost at `prices`, however the
     upstream splits the prompt among uncached tokens, cache reads and cache writes (a 1-hour

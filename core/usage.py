@@ -25,6 +25,17 @@ class Endpoint(models.TextChoices):
     EMBEDDINGS = "embeddings"
 
 
+class AffinitySource(models.TextChoices):
+    """What identified a request's conversation for cache affinity ("" = none, or it was off)."""
+
+    NONE = "", "None"
+    PROMPT_CACHE_KEY = "prompt_cache_key", "prompt_cache_key"
+    SESSION_HEADER = "session_header", "X-Claude-Code-Session-Id"
+    METADATA_USER_ID = "metadata_user_id", "metadata.user_id"
+    USER = "user", "user / safety_identifier"
+    PREFIX_HASH = "prefix_hash", "Prompt prefix"
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts of one request: cached (cache reads) and both kinds of cache writes are

@@ -11,8 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from billing.pricing import Prices, usage_cost
-from core.usage import Endpoint, Usage, UsageStatus
+from billing.pricing import Prices, cache_savings, usage_cost
+from core.usage import AffinitySource, Endpoint, Usage, UsageStatus
 from gateway.affinity.conversation import Conversation
 from gateway.ratelimit import Charge
 from gateway.schemas import Offer
@@ -97,12 +97,17 @@ class UsageDraft:
     cache_write_1h_price: Decimal | None = None
     """The 1-hour cache write price billed at (the default filled in)."""
     cost: Decimal = Decimal(0)
+    cache_savings: Decimal = Decimal(0)
     latency_ms: int = 0
     ttft_ms: int | None = None
     attempts: list[AttemptLog] = field(default_factory=list)
     user: str = ""
     endpoint: str = Endpoint.CHAT
     """The front door the request came through (FrontDoor.endpoint)."""
+    affinity_source: str = AffinitySource.NONE
+    """What identified the conversation for cache affinity."""
+    affinity_routed: bool = False
+    """The first attempt went to the channel that served the conversation last."""
     # For logs, metrics and the rate limits only, not stored on the record:
     key_prefix: str = ""
     limit_reset: str = ""
@@ -130,6 +135,7 @@ class UsageDraft:
         self.cache_write_price = prices.cache_write_rate()
         self.cache_write_1h_price = prices.cache_write_1h_rate()
         self.cost = usage_cost(usage, prices)
+        self.cache_savings = cache_savings(usage, prices)
 
     def record_fields(self) -> dict[str, Any]:
         """Keyword arguments for `UsageRecord(...)`."""
@@ -167,4 +173,7 @@ class UsageDraft:
             ],
             "user": storable(self.user, USER_LENGTH),
             "endpoint": self.endpoint,
+            "cache_savings": self.cache_savings,
+            "affinity_source": self.affinity_source,
+            "affinity_routed": self.affinity_routed,
         }

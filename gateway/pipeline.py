@@ -149,6 +149,7 @@ async def _answer(
         max_attempts=settings.GATEWAY_MAX_ATTEMPTS,
         sticky=sticky,
     )
+    draft.affinity_routed = sticky is not None and plan[0].channel_id == sticky
     prompt_bound = prompt_tokens_bound(chat.body, body_bytes=len(raw))
     worst_case = admission.worst_case_cost(chat, plan, prompt_bound)
     journal.hold(draft, prompt_tokens=prompt_tokens, amount=worst_case)
@@ -185,6 +186,7 @@ async def _conversation_channel(
     draft.conversation = conversation_of(chat, call.headers, key_id=key.key_id)
     if draft.conversation is None:
         return None
+    draft.affinity_source = draft.conversation.source
     return await affinity_store().last_channel(draft.conversation)
 
 

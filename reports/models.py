@@ -29,6 +29,7 @@ SUMS = (
     "cache_write_tokens",
     "cache_write_1h_tokens",
     "cost",
+    "cache_savings",
     "latency_ms_sum",
 )
 NO_CHANNEL = 0  # channel_id of requests that reached no channel
@@ -59,6 +60,7 @@ class UsageColumns(models.Model):
     cache_write_tokens = models.BigIntegerField(default=0)
     cache_write_1h_tokens = models.BigIntegerField(default=0)
     cost = MoneyField(default=Decimal(0))
+    cache_savings = MoneyField(default=Decimal(0), db_default=Decimal(0))
     latency_ms_sum = models.BigIntegerField(default=0)
     # Request counts per latency bucket (reports.histogram.LATENCY_BOUNDS_MS).
     lat_00 = models.BigIntegerField(default=0)

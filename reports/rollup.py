@@ -76,6 +76,7 @@ def _sums() -> dict[str, Any]:
         "r_cache_write_tokens": Sum("cache_write_tokens"),
         "r_cache_write_1h_tokens": Sum("cache_write_1h_tokens"),
         "r_cost": Sum("cost"),
+        "r_cache_savings": Sum("cache_savings"),
         "r_latency_ms_sum": Sum("latency_ms"),
     }
     sums.update({f"r_{name}": count for name, count in latency_bucket_counts().items()})

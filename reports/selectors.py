@@ -75,19 +75,24 @@ class UsageSums:
     name: str = ""
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     cost: Decimal = Decimal(0)
+    cache_savings: Decimal = Decimal(0)
+    """What cache reads saved against the input price."""
 
     def add(self, row: dict[str, Any]) -> None:
-        """Add a database row holding counters (all of them or the basic ones) and `cost`."""
+        """Add a database row holding counters (all of them or the basic ones), `cost` and
+        `cache_savings`."""
         for counter in COUNTERS:
             if counter in row:
                 self.counts[counter] += row[counter] or 0
         self.cost += row["cost"] or Decimal(0)
+        self.cache_savings += row["cache_savings"] or Decimal(0)
 
     def merge(self, other: "UsageSums") -> None:
         """Add another group's sums to these."""
         for counter, value in other.counts.items():
             self.counts[counter] += value
         self.cost += other.cost
+        self.cache_savings += other.cache_savings
 
     @property
     def subgroup(self) -> Any:
@@ -118,6 +123,12 @@ class UsageSums:
     def tokens(self) -> int:
         """Prompt plus completion tokens."""
         return self.counts["prompt_tokens"] + self.counts["completion_tokens"]
+
+    @property
+    def cache_hit_percent(self) -> float | None:
+        """Cached ÷ prompt tokens, in percent; None without prompt tokens."""
+        prompt = self.counts["prompt_tokens"]
+        return 100 * self.counts["cached_tokens"] / prompt if prompt else None
 
     def latency(self, fraction: float) -> float | None:
         """A latency quantile in ms (approximate, from the histogram); None without requests."""
@@ -166,13 +177,21 @@ def _grouped(rows: QuerySet[Any], groups: tuple[GroupBy, ...], time_column: str)
     return grouped
 
 
+def _money_sums(*, coalesce: bool = False) -> dict[str, Any]:
+    """`cost` and `cache_savings` summed (0 rather than NULL over no rows, with `coalesce`)."""
+    return {
+        name: Coalesce(Sum(name), Decimal(0)) if coalesce else Sum(name)
+        for name in ("cost", "cache_savings")
+    }
+
+
 def _rollup_sums(
     rows: QuerySet[Any], groups: tuple[GroupBy, ...], latency: bool
 ) -> Iterable[dict[str, Any]]:
     """Rollup rows summed per group (with the latency histogram or without)."""
     sums = {counter: Sum(counter) for counter in (COUNTERS if latency else BASIC_COUNTERS)}
     summed: Iterable[dict[str, Any]] = (
-        _grouped(rows, groups, "bucket").order_by().annotate(cost=Sum("cost"), **sums)
+        _grouped(rows, groups, "bucket").order_by().annotate(**_money_sums(), **sums)
     )
     return summed
 
@@ -192,7 +211,7 @@ def _raw_sums(
     summed: Iterable[dict[str, Any]] = (
         _grouped(records, groups, "created_at")
         .order_by()
-        .annotate(cost=Coalesce(Sum("cost"), Decimal(0)), **sums)
+        .annotate(**_money_sums(coalesce=True), **sums)
     )
     return summed
 
@@ -217,7 +236,7 @@ def _dimension_sums(
     group = _group_expression(group_by, "bucket") if dimension == ALL else F("value")
     sums = {counter: Sum(counter) for counter in (COUNTERS if latency else BASIC_COUNTERS)}
     summed: Iterable[dict[str, Any]] = (
-        rows.annotate(group0=group).values("group0").order_by().annotate(cost=Sum("cost"), **sums)
+        rows.annotate(group0=group).values("group0").order_by().annotate(**_money_sums(), **sums)
     )
     return summed
 

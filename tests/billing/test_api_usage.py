@@ -43,10 +43,13 @@ USAGE_FIELDS = {
     "cache_write_price",
     "cache_write_1h_price",
     "cost",
+    "cache_savings",
     "latency_ms",
     "ttft_ms",
     "attempts",
     "user",
+    "affinity_source",
+    "affinity_routed",
 }
 
 
@@ -89,6 +92,9 @@ def test_usage_record_fields(staff_client: APIClient) -> None:
         cache_write_price=Decimal("0.1875"),
         cache_write_1h_price=Decimal("0.3"),
         cost=Decimal("0.000345"),
+        cache_savings=Decimal("0.000015"),
+        affinity_source="session_header",
+        affinity_routed=True,
         endpoint="messages",
         latency_ms=850,
         ttft_ms=120,
@@ -128,10 +134,13 @@ def test_usage_record_fields(staff_client: APIClient) -> None:
         "cache_write_price": "0.1875",
         "cache_write_1h_price": "0.3",
         "cost": "0.000345",
+        "cache_savings": "0.000015",
         "latency_ms": 850,
         "ttft_ms": 120,
         "attempts": attempts,
         "user": "end-user-7",
+        "affinity_source": "session_header",
+        "affinity_routed": True,
     }
     assert as_time(row["created_at"]) == record.created_at
 

@@ -320,3 +320,57 @@ def test_overview_warns_when_the_rollup_falls_behind(staff_browser, monkeypatch)
     monkeypatch.setattr(overview, "BACKLOG_ALARM", 1)
     html = staff_browser.get("/dashboard/").content.decode()
     assert "The rollup is 2 requests behind" in html
+
+
+def test_overview_shows_cache_hit_rates_and_savings_per_channel_model_and_key(staff_browser):
+    cached = ChannelFactory(name="warm-cache")
+    cold = ChannelFactory(name="cold-cache")
+    key = ApiKeyFactory(name="agent-key")
+    now = timezone.now()
+    figures = [  # channel, model, prompt, cached, savings
+        (cached, "claude-x", 1000, 900, "0.0024"),
+        (cached, "claude-x", 1000, 600, "0.0016"),
+        (cold, "gpt-y", 2000, 0, "0"),
+    ]
+    for minutes, (channel, model, prompt, hits, saved) in zip([90, 70, 50], figures, strict=True):
+        UsageRecordFactory(
+            key=key, channel=channel, model=model, created_at=now - timedelta(minutes=minutes),
+            prompt_tokens=prompt, cached_tokens=hits, cache_savings=Decimal(saved),
+        )  # fmt: skip
+    usage_rollup_run()
+    UsageRecordFactory(  # queued for the rollup: counted too
+        key=key, channel=cached, model="claude-x", created_at=now, prompt_tokens=0,
+        cached_tokens=0, cache_savings=Decimal(0),
+    )  # fmt: skip
+
+    response = staff_browser.get("/dashboard/", {"range": "24h"})
+
+    html = response.content.decode()
+    tops = response.context["tops"]
+    shown = {
+        title: {
+            sums.name: (sums.cache_hit_percent, sums.cache_savings) for sums in tops[title].rows
+        }
+        for title in ("Channels", "Models")
+    }
+    assert shown["Channels"] == {
+        "warm-cache": (75.0, Decimal("0.004")),
+        "cold-cache": (0.0, Decimal(0)),
+    }
+    assert shown["Models"] == {"claude-x": (75.0, Decimal("0.004")), "gpt-y": (0.0, Decimal(0))}
+    [key_row] = tops["Keys"].rows
+    assert (key_row.cache_hit_percent, key_row.cache_savings) == (37.5, Decimal("0.004"))
+    assert "75.0 %" in html
+    assert "$0.004" in html
+    assert "37.5 % / $0.004" in html  # the range's total
+
+
+def test_a_request_page_shows_its_conversation_and_what_the_cache_saved(staff_browser):
+    record = UsageRecordFactory(
+        cache_savings=Decimal("0.0012"), affinity_source="session_header", affinity_routed=True
+    )
+
+    html = staff_browser.get(f"/dashboard/usage/{record.pk}/").content.decode()
+
+    assert "identified by X-Claude-Code-Session-Id · routed to its last channel" in html
+    assert "$0.0012" in html

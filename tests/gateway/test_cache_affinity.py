@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
 
+import anthropic
 import pytest
 
 from channels.services import ModelOffer, channel_update
@@ -116,3 +117,35 @@ def test_a_failing_channel_moves_its_conversations_once(gateway, affinity_backen
         assert len(set(channels)) == 1, (conversation, channels)
         if before[conversation] != failing:
             assert channels[0] == before[conversation]
+
+
+def test_records_say_what_identified_the_conversation_and_what_the_cache_saved(gateway):
+    for name in NAMES:
+        gateway.channel(name, models={MODEL: f"{MODEL}@cached_tokens=3"}, price=("3", "15"))
+    for channel in gateway.channels:
+        channel.models.update(cached_input_price=Decimal("0.3"))
+    catalog.invalidate_catalog()
+    claude_code = {"X-Claude-Code-Session-Id": "5f0c-session"}
+    for _ in range(2):
+        turn(gateway, 1, 0, extra_headers=claude_code)
+    turn(gateway, 2, 0, prompt_cache_key="conversation-2")
+    turn(gateway, 3, 0)
+    anthropic.Anthropic(base_url=gateway.url, max_retries=0, api_key=gateway.key).messages.create(
+        model=MODEL,
+        max_tokens=50,
+        metadata={"user_id": "user_abc_account_def_session_ghi"},
+        messages=[{"role": "user", "content": "Hello"}],
+    )
+
+    records = gateway.wait_records(5)
+
+    assert [(r.affinity_source, r.affinity_routed) for r in records] == [
+        ("session_header", False),
+        ("session_header", True),
+        ("prompt_cache_key", False),
+        ("prefix_hash", False),
+        ("metadata_user_id", False),
+    ]
+    assert records[0].channel_id == records[1].channel_id
+    assert {r.cached_tokens for r in records} == {3}
+    assert {r.cache_savings for r in records} == {Decimal("0.0000081")}  # 3 x (3 - 0.3) / 1M
