@@ -38,6 +38,9 @@ CLUSTER_SETTINGS = {
     "BREAKER_FAILURE_THRESHOLD": "2",
     "BREAKER_COOLDOWN": "60",
     "GATEWAY_SHUTDOWN_GRACE": "10",
+    # Polling only every minute: a change obeyed at once was broadcast (test_config_changes).
+    "GATEWAY_CATALOG_SECONDS": "60",
+    "GATEWAY_AUTH_CACHE_SECONDS": "60",
     "LOG_LEVEL": "WARNING",
 }
 # What the test settings put in the environment for their own gateway subprocesses.
