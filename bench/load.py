@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -121,10 +121,19 @@ class Target:
     base_url: str
     api_key: str
     models: Mapping[str, str]
-    pid: int | None = None
+    pid: int | None = None  # the server's (first) process, whose CPU and RSS are measured
     helper_pids: tuple[int, ...] = ()  # the benchmark's other processes, e.g. the upstream
     cores: frozenset[int] | None = None  # where all of them and the driver run; None: anywhere
     wire: Wire = CHAT
+    sibling_pids: tuple[int, ...] = ()
+    """The server's other processes (a cluster's other gateways): CPU counted with `pid`'s."""
+    front_pids: tuple[int, ...] = ()
+    """A proxy in front of the server (nginx's processes): its CPU is reported apart."""
+
+    @property
+    def server_pids(self) -> tuple[int, ...]:
+        """Every process of the server: `pid` and its siblings (none without `pid`)."""
+        return () if self.pid is None else (self.pid, *self.sibling_pids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +166,8 @@ class Samples:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """What the watched process, the driver and the helpers spent during a scenario."""
+    """What the server's processes (summed), the driver, the helpers and the front proxy spent
+    during a scenario; RSS summed over the server's processes and (idle, peak) of each."""
 
     cpu_s: float | None = None
     driver_cpu_s: float | None = None
@@ -165,6 +175,8 @@ class Usage:
     rss_idle_kib: int | None = None
     rss_peak_kib: int | None = None
     core_busy: list[float] = field(default_factory=list)
+    front_cpu_s: float | None = None
+    rss_kib_by_process: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +205,11 @@ class ScenarioResult:
     rss_kib_per_stream: float | None
     core_busy: list[float]
     other_load: float | None
+    front_cpu_ms_per_request: float | None = None
+    """nginx's CPU per request, when the server is behind it (not in `cpu_ms_per_request`)."""
+    rss_kib_by_process: list[tuple[int, int]] = field(default_factory=list)
+    """(idle, peak) RSS of each server process; `rss_idle_kib` and `rss_peak_kib` are the
+    largest process's, `rss_kib_per_stream` the growth of all of them ÷ streams."""
 
 
 def _snippet(data: bytes) -> str:
@@ -290,12 +307,12 @@ async def probe(target: Target, *, stream: bool) -> str:
     return next(iter(samples.errors), "")
 
 
-async def _peak_rss(pid: int, stop: asyncio.Event) -> int:
-    peak = rss_kib(pid)
+async def _peak_rss(pids: tuple[int, ...], stop: asyncio.Event) -> list[int]:
+    peaks = [rss_kib(pid) for pid in pids]
     while not stop.is_set():
         await asyncio.sleep(RSS_SAMPLE_INTERVAL_S)
-        peak = max(peak, rss_kib(pid))
-    return peak
+        peaks = [max(peak, rss_kib(pid)) for peak, pid in zip(peaks, pids, strict=True)]
+    return peaks
 
 
 def _driver_cpu() -> float:
@@ -304,21 +321,22 @@ def _driver_cpu() -> float:
 
 
 def _helpers_cpu(target: Target) -> float:
-    return sum(cpu_seconds(pid) for pid in target.helper_pids if pid != target.pid)
+    return _cpu(pid for pid in target.helper_pids if pid not in target.server_pids)
+
+
+def _cpu(pids: Iterable[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 async def measure(target: Target, scenario: Scenario) -> ScenarioResult:
-    """Run a scenario on a fresh session, watching the target's CPU (and RSS if asked)."""
-    pid = target.pid
+    """Run a scenario on a fresh session, watching the CPU of the target's processes summed
+    and of its front proxy apart (and the RSS of each process if asked)."""
+    pids, watched = target.server_pids, bool(target.server_pids)
     async with _session(target) as session:
-        rss_idle = rss_kib(pid) if pid is not None and scenario.sample_rss else None
+        rss_idle = [rss_kib(pid) for pid in pids] if scenario.sample_rss else []
         stop = asyncio.Event()
-        sampler = (
-            asyncio.create_task(_peak_rss(pid, stop))
-            if pid is not None and scenario.sample_rss
-            else None
-        )
-        cpu_before = cpu_seconds(pid) if pid is not None else None
+        sampler = asyncio.create_task(_peak_rss(pids, stop)) if rss_idle else None
+        cpu_before, front_before = _cpu(pids), _cpu(target.front_pids)
         driver_before, helpers_before, cores_before = (
             _driver_cpu(),
             _helpers_cpu(target),
@@ -330,10 +348,21 @@ async def measure(target: Target, scenario: Scenario) -> ScenarioResult:
             _helpers_cpu(target) - helpers_before,
         )
         busy = busy_fractions(cores_before, core_ticks())
-        cpu = cpu_seconds(pid) - cpu_before if pid is not None and cpu_before is not None else None
+        cpu = _cpu(pids) - cpu_before if watched else None
+        front = _cpu(target.front_pids) - front_before if target.front_pids else None
         stop.set()
-        rss_peak = await sampler if sampler is not None else None
-    usage = Usage(cpu, driver_cpu, helpers_cpu, rss_idle, rss_peak, busy)
+        rss_peak = await sampler if sampler is not None else []
+    by_process = list(zip(rss_idle, rss_peak, strict=True))
+    usage = Usage(
+        cpu,
+        driver_cpu,
+        helpers_cpu,
+        sum(rss_idle) if rss_idle else None,
+        sum(rss_peak) if rss_peak else None,
+        busy,
+        front_cpu_s=front,
+        rss_kib_by_process=by_process,
+    )
     return summarize(target, scenario, samples, usage)
 
 
@@ -354,7 +383,8 @@ def _other_load(target: Target, usage: Usage, wall_s: float) -> float | None:
         for core, share in enumerate(usage.core_busy)
         if target.cores is None or core in target.cores
     )
-    own = (usage.cpu_s + usage.driver_cpu_s + usage.helper_cpu_s) / wall_s
+    own = usage.cpu_s + usage.driver_cpu_s + usage.helper_cpu_s + (usage.front_cpu_s or 0.0)
+    own /= wall_s
     return round(max(busy - own, 0.0), 2)
 
 
@@ -365,6 +395,9 @@ def summarize(target: Target, scenario: Scenario, samples: Samples, usage: Usage
     per_stream = None
     if usage.rss_idle_kib is not None and usage.rss_peak_kib is not None and ok:
         per_stream = round((usage.rss_peak_kib - usage.rss_idle_kib) / scenario.concurrency, 1)
+    by_process = usage.rss_kib_by_process
+    rss_idle = max(idle for idle, _ in by_process) if by_process else usage.rss_idle_kib
+    rss_peak = max(peak for _, peak in by_process) if by_process else usage.rss_peak_kib
     return ScenarioResult(
         scenario=scenario.name,
         target=target.name,
@@ -383,9 +416,11 @@ def summarize(target: Target, scenario: Scenario, samples: Samples, usage: Usage
         cpu_ms_per_chunk=_per(usage.cpu_s, samples.chunks),
         cpu_utilization=_utilization(usage.cpu_s, wall),
         driver_cpu_utilization=_utilization(usage.driver_cpu_s, wall),
-        rss_idle_kib=usage.rss_idle_kib,
-        rss_peak_kib=usage.rss_peak_kib,
+        rss_idle_kib=rss_idle,
+        rss_peak_kib=rss_peak,
         rss_kib_per_stream=per_stream,
         core_busy=usage.core_busy,
         other_load=_other_load(target, usage, wall),
+        front_cpu_ms_per_request=_per(usage.front_cpu_s, ok),
+        rss_kib_by_process=by_process,
     )

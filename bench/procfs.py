@@ -55,3 +55,34 @@ def busy_fractions(before: list[tuple[int, int]], after: list[tuple[int, int]]) 
         round((busy1 - busy0) / (total1 - total0), 2) if total1 > total0 else 0.0
         for (busy0, total0), (busy1, total1) in zip(before, after, strict=True)
     ]
+
+
+def children(pid: int) -> list[int]:
+    """The pids of process `pid`'s children (every thread's), [] once it has exited."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """Process `pid` and all its descendants."""
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending += children(current)
+    return tree
+
+
+def pin_tree(pid: int, cores: set[int]) -> None:
+    """Move every thread of process `pid` and of its descendants onto `cores`."""
+    for process in process_tree(pid):
+        for task in Path(f"/proc/{process}/task").glob("*"):
+            try:
+                os.sched_setaffinity(int(task.name), cores)
+            except ProcessLookupError:
+                continue

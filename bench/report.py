@@ -101,6 +101,11 @@ METRICS: list[tuple[str, str, str, bool]] = [
     (PACED, "rss_peak_kib", "peak RSS KiB", False),
     (PACED, "rss_kib_per_stream", "KiB/stream", False),
 ]
+# Shown only when a target was behind nginx (the cluster stack).
+FRONT_METRICS: list[tuple[str, str, str, bool]] = [
+    (scenario, "front_cpu_ms_per_request", "nginx ms/req", False)
+    for scenario in ("ns-c1", "ns-c16", "ns-c64")
+]
 
 
 def figure(reports: Mapping[str, TargetReport], target: str, scenario: str, name: str) -> Any:
@@ -114,9 +119,16 @@ def comparison(runs: Runs) -> list[Row]:
     """Every figure the doors measured on every target, with gateway ÷ direct, ÷ reference and
     added ms."""
     rows = []
+    behind_nginx = any(
+        result.front_cpu_ms_per_request is not None
+        for reports in runs.values()
+        for report in reports.values()
+        for result in report.results.values()
+    )
+    metrics = METRICS + FRONT_METRICS if behind_nginx else METRICS
     for name, reports in runs.items():
         planned = scenario_names(full=door(name).full)
-        for scenario, metric, label, added in METRICS:
+        for scenario, metric, label, added in metrics:
             if scenario not in planned:
                 continue
             values = {target: figure(reports, target, scenario, metric) for target in TARGETS}
@@ -245,11 +257,12 @@ def _problems(label: str, report: TargetReport, failures_seen: set[str]) -> list
     return lines
 
 
-def render(runs: Runs, rows: list[Row], results: list[Check]) -> str:
-    """The comparison table door by door, the target checks, then every failure and error
-    sample."""
+def render(runs: Runs, rows: list[Row], results: list[Check], *, title: str = "") -> str:
+    """The comparison table door by door (under `title`, e.g. the stack), the target checks,
+    then every failure and error sample."""
     header = f"{'scenario':<10} {'metric':<13}" + "".join(f"{t:>10}" for t in TARGETS)
-    lines = [header + f"{'gw÷direct':>10}{'gw÷ref':>8}{'added ms':>10}", "-" * (len(header) + 28)]
+    lines = [title] if title else []
+    lines += [header + f"{'gw÷direct':>10}{'gw÷ref':>8}{'added ms':>10}", "-" * (len(header) + 28)]
     previous = ("", "")
     for row in rows:
         if row.door != previous[0]:

@@ -1,9 +1,11 @@
-"""`python -m bench.run [--quick] [--json PATH]`: direct vs reference proxy vs gateway at each
-front door (chat completions, Messages and Responses, native and translated), one run.
+"""`python -m bench.run [--quick] [--stack STACK] [--gateways N] [--door SLUG] [--json PATH]`:
+direct vs reference proxy vs gateway at each front door (chat completions, Messages and
+Responses, native and translated), one run, on one stack (embedded SQLite, PostgreSQL + Redis,
+or the cluster: nginx in front of N gateway processes).
 
-The fake upstream and this load driver share core 1; each proxy runs alone on core 0, one after
-the other, a fresh process for each door. Prints the comparison table and writes the figures as
-JSON.
+The fake upstream and this load driver share core 1; each proxy runs on core 0, one after the
+other, fresh for each door (bench/README.md says where the cluster's processes run). Prints the
+comparison table and writes the figures as JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -43,7 +45,6 @@ from bench.procfs import ProcessGone
 from bench.report import TargetReport, checks, comparison, payload, render
 from bench.servers import (
     BIN,
-    GATEWAY_APP,
     Server,
     ServerFailed,
     can_pin,
@@ -51,29 +52,47 @@ from bench.servers import (
     log_tail,
     run_step,
     serving,
-    uvicorn_argv,
+)
+from bench.stacks import (
+    CLUSTER,
+    DRIVER_CORE,
+    EMBEDDED,
+    STACKS,
+    Served,
+    Stack,
+    default_stack,
+    missing_services,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
-SERVER_CORE, DRIVER_CORE = 0, 1
 MIN_OPEN_FILES = 8192
 
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One run's settings (small counts or not, where logs go, whether processes are pinned)
-    and the time it has spent at each door."""
+    """One run's settings (small counts or not, the stack, the doors) and the time it has spent
+    at each door."""
 
     quick: bool
-    log_dir: Path
-    pin: bool
+    stack: Stack
+    doors: tuple[Door, ...] = DOORS
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time spent measuring each door, servers' start and stop included."""
 
+    @property
+    def log_dir(self) -> Path:
+        """Where every server logs."""
+        return self.stack.log_dir
+
+    @property
+    def pin(self) -> bool:
+        """Whether processes are pinned to their cores."""
+        return self.stack.pin
+
     def core(self, core: int) -> int | None:
         """`core` when pinning, else None."""
-        return core if self.pin else None
+        return self.stack.core(core)
 
     @contextmanager
     def timing(self, door: Door) -> Iterator[None]:
@@ -118,8 +137,9 @@ async def _measure_target(target: Target, report: TargetReport, *, quick: bool, 
 
 def measure_target(target: Target, report: TargetReport, *, quick: bool, door: Door) -> None:
     """Every scenario of `door` on one target, on a fresh event loop, into `report`."""
+    pids = ", ".join(str(pid) for pid in target.server_pids)
     print(
-        f"measuring {target.name} at the {door.name} door (pid {target.pid})",
+        f"measuring {target.name} at the {door.name} door (pid {pids})",
         file=sys.stderr,
         flush=True,
     )
@@ -129,44 +149,29 @@ def measure_target(target: Target, report: TargetReport, *, quick: bool, door: D
 def serve_and_measure(
     run: Run,
     name: str,
-    app: str,
-    env: Mapping[str, str],
+    serve: AbstractContextManager[Served],
     *,
     upstream: Server,
     key: str,
     door: Door,
-    ready_path: str = "/",
+    log_name: str,
 ) -> TargetReport:
-    """Serve `app` with uvicorn on the server core, measure it at `door`, stop it; failures
-    reported."""
+    """Serve a proxy, measure it at `door`, stop it; failures reported with the end of
+    `log_name`'s log."""
     report = TargetReport(name)
-    port = free_port()
-    argv = uvicorn_argv(app, port)
-    core = run.core(SERVER_CORE)
-    log_name = f"{name}-{door.slug}"
     log = run.log_dir / f"{log_name}.log"
     try:
-        with (
-            run.timing(door),
-            serving(
-                log_name,
-                argv,
-                port=port,
-                core=core,
-                env=env,
-                log_dir=run.log_dir,
-                cwd=ROOT,
-                ready_path=ready_path,
-            ) as server,
-        ):
+        with run.timing(door), serve as served:
             target = Target(
                 name,
-                f"{server.url}/v1",
+                f"{served.url}/v1",
                 key,
                 door.models_of(name),
-                server.pid,
-                (upstream.pid,),
+                served.pid,
+                (upstream.pid, *served.helper_pids),
                 wire=door.wire_of(name),
+                sibling_pids=served.sibling_pids,
+                front_pids=served.front_pids,
             )
             measure_target(target, report, quick=run.quick, door=door)
     except ServerFailed as exc:
@@ -177,9 +182,11 @@ def serve_and_measure(
     return report
 
 
-def gateway_env(var_dir: Path) -> dict[str, str]:
-    """The gateway's environment: embedded SQLite in `var_dir` unless DATABASE_URL is set."""
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.base")
+def gateway_env(stack: Stack, var_dir: Path) -> dict[str, str]:
+    """The gateway's environment: embedded SQLite in `var_dir`, or the services of
+    DATABASE_URL and REDIS_URL, as `stack` says."""
+    env = stack.gateway_env(var_dir, os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     env["SWITCHYARD_VAR_DIR"] = str(var_dir)
     if env.get("DATABASE_URL"):  # not embedded: secrets must be given; make some for this run
         env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
@@ -204,8 +211,8 @@ def prepare_gateway(env: Mapping[str, str], upstream: Server, log_dir: Path) -> 
 def run_all(run: Run) -> dict[str, dict[str, TargetReport]]:
     """Start the upstream; at every door measure it directly, then the reference proxy, then
     the gateway (a door with `baseline_of` takes that door's direct and reference figures)."""
-    runs: dict[str, dict[str, TargetReport]] = {door.name: {} for door in DOORS}
-    own_baseline = [door for door in DOORS if door.baseline_of is None]
+    runs: dict[str, dict[str, TargetReport]] = {door.name: {} for door in run.doors}
+    own_baseline = [door for door in run.doors if door.baseline_of is None]
     port = free_port()
     upstream_argv = [str(BIN / "python"), "-m", "bench.fake_upstream", "--port", str(port)]
     with (
@@ -237,37 +244,38 @@ def run_all(run: Run) -> dict[str, dict[str, TargetReport]]:
                 measure_target(direct, runs[door.name][DIRECT], quick=run.quick, door=door)
         env = dict(os.environ, BENCH_UPSTREAM_URL=f"{upstream.url}/v1")
         for door in own_baseline:
+            log_name = f"{REFERENCE}-{door.slug}"
             runs[door.name][REFERENCE] = serve_and_measure(
                 run,
                 REFERENCE,
-                "bench.reference_proxy:application",
-                env,
+                run.stack.reference(env, log_name),
                 upstream=upstream,
                 key="bench-reference",
                 door=door,
+                log_name=log_name,
             )
-        for door in DOORS:
+        for door in run.doors:
             if door.baseline_of is not None:
                 runs[door.name].update(
                     {name: runs[door.baseline_of][name] for name in (DIRECT, REFERENCE)}
                 )
-        env = gateway_env(Path(var_dir))
+        env = gateway_env(run.stack, Path(var_dir))
         try:
             key = prepare_gateway(env, upstream, run.log_dir)
         except RuntimeError as exc:
-            for door in DOORS:
+            for door in run.doors:
                 runs[door.name][GATEWAY] = TargetReport(GATEWAY, failure=str(exc))
         else:
-            for door in DOORS:
+            for door in run.doors:
+                log_name = f"{GATEWAY}-{door.slug}"
                 runs[door.name][GATEWAY] = serve_and_measure(
                     run,
                     GATEWAY,
-                    GATEWAY_APP,
-                    env,
+                    run.stack.gateway(env, log_name),
                     upstream=upstream,
                     key=key,
                     door=door,
-                    ready_path="/healthz",
+                    log_name=log_name,
                 )
     return runs
 
@@ -286,13 +294,49 @@ def _prepare_process(*, pin: bool) -> None:
         os.sched_setaffinity(0, {DRIVER_CORE})
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print the table, write the JSON; 130 on Ctrl-C."""
+def selected_doors(slugs: list[str] | None) -> tuple[Door, ...]:
+    """The doors of `slugs` (every door when None), with each one's baseline door."""
+    if not slugs:
+        return DOORS
+    wanted = {door.name for door in DOORS if door.slug in slugs}
+    wanted |= {door.baseline_of for door in DOORS if door.name in wanted and door.baseline_of}
+    return tuple(door for door in DOORS if door.name in wanted)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (see --help)."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: small counts, < 2 min")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small counts, < 3 min")
+    parser.add_argument(
+        "--stack",
+        choices=STACKS,
+        default=default_stack(os.environ),
+        help="embedded SQLite, PostgreSQL + Redis (services) or the cluster behind nginx "
+        "(default: services when DATABASE_URL is set, else embedded)",
+    )
+    parser.add_argument(
+        "--gateways", type=int, default=1, help="the cluster's gateway processes (default 1)"
+    )
+    parser.add_argument(
+        "--door",
+        action="append",
+        choices=[door.slug for door in DOORS],
+        help="measure only this door (and the door it takes its baseline from); repeatable",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}")
     args = parser.parse_args(argv)
-    run = Run(quick=args.quick, log_dir=args.json.parent / "logs", pin=can_pin())
+    if args.gateways < 1 or (args.gateways > 1 and args.stack != CLUSTER):
+        parser.error("--gateways: 1 or more, and more than 1 only with --stack cluster")
+    if why := missing_services(args.stack, os.environ):
+        parser.error(why)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write the JSON; 130 on Ctrl-C."""
+    args = parse_args(argv)
+    stack = Stack(args.stack, args.gateways, pin=can_pin(), log_dir=args.json.parent / "logs")
+    run = Run(quick=args.quick, stack=stack, doors=selected_doors(args.door))
     run.log_dir.mkdir(parents=True, exist_ok=True)
     _prepare_process(pin=run.pin)
     started = time.time()
@@ -310,11 +354,15 @@ def main(argv: list[str] | None = None) -> int:
         "pinned": run.pin,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded SQLite",
+        "stack": stack.name,
+        "gateways": stack.gateways,
+        "stack_description": stack.describe(),
+        "doors": [door.name for door in run.doors],
+        "database": "embedded SQLite" if stack.name == EMBEDDED else "DATABASE_URL",
         "logs": str(run.log_dir),
         "seconds_by_door": run.seconds,
     }
-    print(render(runs, rows, results))
+    print(render(runs, rows, results, title=f"stack: {stack.describe()}"))
     args.json.write_text(json.dumps(payload(meta, runs, rows, results), indent=2) + "\n")
     print(f"\nJSON written to {args.json}")
     return 0
