@@ -266,7 +266,15 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRecord]):
         "cost",
         "latency_ms",
     ]
-    list_filter = ["status", "endpoint", "stream", "usage_source", "provider", "created_at"]
+    list_filter = [
+        "status",
+        "endpoint",
+        "stream",
+        "usage_source",
+        "affinity_source",
+        "provider",
+        "created_at",
+    ]
     search_fields = ["=id"]
     list_select_related = ["account", "key", "channel"]
     date_hierarchy = "created_at"

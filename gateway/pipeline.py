@@ -220,16 +220,24 @@ def _record(draft: UsageDraft, started: float) -> None:
     log_request(draft, draft.key_prefix, channel)
     journal.end(draft)
     recorder.submit(draft)
-    if draft.status == UsageStatus.OK and draft.channel_id and draft.usage_source == "provider":
-        stats.record_cache_use(
-            draft.channel_id,
-            model=draft.served_model,
-            prompt_tokens=draft.usage.prompt_tokens,
-            cached_tokens=draft.usage.cached_tokens,
-        )
-    if draft.conversation is not None and draft.status == UsageStatus.OK and draft.channel_id:
-        remembered = affinity_store().remember(draft.conversation, draft.channel_id)
-        spawn(remembered, what="keeping a conversation's channel")
+    if draft.status == UsageStatus.OK and draft.channel_id:
+        _learn(draft, draft.channel_id)
     if draft.tokens_charge is not None:
         used = draft.usage.prompt_tokens + draft.usage.completion_tokens
         spawn(ratelimit.adjust(draft.tokens_charge, used), what="correcting a token limit")
+
+
+def _learn(draft: UsageDraft, channel_id: int) -> None:
+    """What routing learns from an answered request: its channel-model's cache use (usage the
+    provider reported) and its conversation's channel (kept in the background)."""
+    if draft.usage_source == "provider":
+        usage = draft.usage
+        stats.record_cache_use(
+            channel_id,
+            model=draft.served_model,
+            prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+        )
+    if draft.conversation is not None:
+        remembered = affinity_store().remember(draft.conversation, channel_id)
+        spawn(remembered, what="keeping a conversation's channel")

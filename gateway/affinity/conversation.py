@@ -101,15 +101,21 @@ def _life(body: Mapping[str, Any], native: Mapping[str, Any]) -> int:
     )
 
 
-def _cache_control_ttls(value: Any) -> Iterator[Any]:
-    """Every `cache_control.ttl` in a body (Anthropic's breakpoints: system, tools, messages)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            control = item.get("cache_control")
-            if isinstance(control, dict):
-                yield control.get("ttl")
-            stack.extend(part for part in item.values() if isinstance(part, dict | list))
-        elif isinstance(item, list):
-            stack.extend(part for part in item if isinstance(part, dict | list))
+def _cache_control_ttls(body: Mapping[str, Any]) -> Iterator[Any]:
+    """The `cache_control.ttl` of every breakpoint where Anthropic (and OpenRouter's chat form)
+    put them: system blocks, tools, messages and their content blocks — not deeper, so the cost
+    is one look per block, however large the tool schemas or arguments."""
+    blocks: list[Any] = []
+    for name in ("system", "tools"):
+        if isinstance(body.get(name), list):
+            blocks.extend(body[name])
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        blocks.append(message)
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            blocks.extend(content)
+    for block in blocks:
+        control = block.get("cache_control") if isinstance(block, dict) else None
+        if isinstance(control, dict):
+            yield control.get("ttl")

@@ -97,6 +97,16 @@ def test_a_conversation_is_scoped_by_key_and_model():
             3600,
             id="anthropic-1h-breakpoint",
         ),
+        pytest.param(
+            {},
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "cache_control": {"ttl": "1h"}}]}
+                ]
+            },
+            3600,
+            id="anthropic-1h-in-a-message",
+        ),
         pytest.param({"prompt_cache_retention": "24h"}, None, 3600, id="openai-24h-retention"),
         pytest.param({"prompt_cache_options": {"ttl": "30m"}}, None, 1800, id="openai-30m"),
     ],
