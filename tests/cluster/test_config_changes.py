@@ -25,7 +25,8 @@ def _operator_token() -> str:
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label__in=SWITCHYARD_APPS)
     )
-    return Token.objects.create(user=user).key
+    token: str = Token.objects.create(user=user).key
+    return token
 
 
 def _listed_price(url: str, tenant: Tenant, key: str) -> Decimal | None:
