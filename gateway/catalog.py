@@ -49,6 +49,8 @@ _refreshing: asyncio.Future[Catalog] | None = None
 _timer_loop: asyncio.AbstractEventLoop | None = None
 _failing = False
 _again = False
+_generation = 0
+"""Bumped by `invalidate_catalog`: a reload begun before keeps its snapshot to itself."""
 
 
 async def _load() -> Catalog:
@@ -63,12 +65,15 @@ async def _load() -> Catalog:
 
 async def _refresh() -> Catalog:
     global _current, _refreshing
+    generation = _generation
     try:
         catalog = await _load()
-        _current = catalog
+        if generation == _generation:  # not read before an invalidation
+            _current = catalog
         return catalog
     finally:
-        _refreshing = None
+        if _refreshing is asyncio.current_task():
+            _refreshing = None
 
 
 def _note_outcome(future: asyncio.Future[Catalog]) -> None:
@@ -167,6 +172,9 @@ def _reload_again(_: asyncio.Future[Catalog]) -> None:
 
 
 def invalidate_catalog() -> None:
-    """Forget the snapshot: the next request loads a fresh one (tests, admin changes)."""
-    global _current
+    """Forget the snapshot: the next request loads a fresh one, not one a reload under way
+    read before now (tests, admin changes)."""
+    global _current, _refreshing, _generation
     _current = None
+    _refreshing = None
+    _generation += 1

@@ -129,24 +129,25 @@ def _key_summary(key_id: int) -> dict[str, Any]:
     return key_summary(key=key)
 
 
-_undecryptable: set[int] = set()  # channels already logged as such by this process
+_undecryptable: set[tuple[int, str]] = set()
+"""(channel, stored ciphertext) pairs this process has logged as undecryptable."""
 
 
 def _secret_of(channel: Channel) -> str | None:
-    """The channel's secret; None (logged once per channel) when no configured key opens it."""
+    """The channel's secret; None (logged once per channel and stored secret, however many
+    loads, even overlapping ones, meet it) when no configured key opens it."""
     try:
-        secret = channel_api_key(channel=channel)
+        return channel_api_key(channel=channel)
     except SecretDecryptionError:
-        if channel.pk not in _undecryptable:
-            _undecryptable.add(channel.pk)
+        broken = (channel.pk, channel.api_key_encrypted)
+        if broken not in _undecryptable:
+            _undecryptable.add(broken)
             logger.error(
                 "channel %r left out of routing: its secret cannot be decrypted with any key in "
                 "SWITCHYARD_ENCRYPTION_KEYS; set it again",
                 channel.name,
             )
         return None
-    _undecryptable.discard(channel.pk)
-    return secret
 
 
 def _load_offers() -> list[Offer]:
