@@ -101,13 +101,15 @@ def test_top_keys_keep_their_cost_inside_the_card(page, live_server):
     page.goto(f"{live_server.url}/dashboard/")
 
     card = page.locator(".tops .card", has=page.get_by_role("heading", name="Top keys"))
-    cost = card.locator("tbody tr td").last
+    cost = card.locator("tbody tr td[data-cell=cost]")
     screenshot(page, "honest-top-keys")
-    card_box, cost_box = card.bounding_box(), cost.bounding_box()
+    card_box = card.bounding_box()
     assert card_box is not None
-    assert cost_box is not None
-    assert cost_box["x"] >= card_box["x"]
-    assert cost_box["x"] + cost_box["width"] <= card_box["x"] + card_box["width"]
+    for cell in (cost, card.locator("tbody tr td").last):  # the last: what the cache saved
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] >= card_box["x"]
+        assert box["x"] + box["width"] <= card_box["x"] + card_box["width"]
     assert cost.inner_text() == "$0.0000486"  # 0.0000054 * (2 + 3 + 4)
 
 
