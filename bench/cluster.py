@@ -10,9 +10,9 @@ is started again on its port, as a supervisor would. Once everything answers, th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import resource
 import secrets
 import shutil
 import signal
@@ -30,6 +30,7 @@ from honcho.environ import parse_procfile  # type: ignore[import-untyped]
 
 from bench.servers import HOST, ServerFailed, free_port, log_tail, run_step
 from config.env import BASE_DIR
+from gateway.edge.server import raise_descriptor_limit
 
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.2
@@ -142,6 +143,12 @@ class Child:
         """Send `signum` if it still runs."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """Kill its whole process group (nginx's workers too) and reap it."""
+        if self.process is not None:
+            kill_group(self.process.pid)
+            self.process.wait()
 
 
 class Stop(Exception):
@@ -275,6 +282,7 @@ class Cluster:
             "worker_pid": self.workers[0].pid,
             "beat_pid": self.workers[1].pid,
             "upstream_url": f"http://{HOST}:{self.upstream.port}" if self.upstream else None,
+            "upstream_pid": self.upstream.pid if self.upstream else None,
             "database_url": self.env["DATABASE_URL"],
             "redis_url": self.env["REDIS_URL"],
             "logs": str(self.work),
@@ -323,9 +331,7 @@ class Cluster:
             for child in children:
                 while child.exited() is None and not self.forced and time.monotonic() < deadline:
                     time.sleep(POLL_S)
-                child.signal(signal.SIGKILL)
-                if child.process is not None:
-                    child.process.wait()
+                child.kill()
         if self.nginx_dir is not None:  # its logs join the others
             for log in self.nginx_dir.glob("*.log"):
                 shutil.move(log, self.work / f"nginx-{log.name}")
@@ -343,6 +349,26 @@ class Cluster:
             lines.append(f"  fake upstream at http://{HOST}:{self.upstream.port}/v1")
         lines += [f"  logs and state in {self.work}", "  Ctrl-C stops everything."]
         print("\n".join(lines), flush=True)
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group `pid` leads (every child runs in a session of its own)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def kill_left_behind(state_file: Path) -> None:
+    """Kill every process a cluster's state file names: for a runner that was itself killed,
+    which leaves its children (each in a session of its own) running."""
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return
+    pids = [state.get(f"{name}_pid") for name in ("nginx", "worker", "beat", "upstream")]
+    pids += [gateway.get("pid") for gateway in state.get("gateways", [])]
+    for pid in pids:
+        if isinstance(pid, int):
+            kill_group(pid)
 
 
 def cluster_env(work: Path) -> dict[str, str]:
@@ -404,8 +430,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the cluster until a signal stops it (0) or a part of it fails (1)."""
     args = parse_args(argv)
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # nginx and the gateways inherit it
+    raise_descriptor_limit()  # nginx and the gateways inherit it
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="switchyard-cluster."))
     work.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(args, work)

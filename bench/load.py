@@ -167,16 +167,15 @@ class Samples:
 @dataclass(frozen=True, slots=True)
 class Usage:
     """What the server's processes (summed), the driver, the helpers and the front proxy spent
-    during a scenario; RSS summed over the server's processes and (idle, peak) of each."""
+    during a scenario; the (idle, peak) RSS of each of the server's processes."""
 
     cpu_s: float | None = None
     driver_cpu_s: float | None = None
     helper_cpu_s: float = 0.0
-    rss_idle_kib: int | None = None
-    rss_peak_kib: int | None = None
     core_busy: list[float] = field(default_factory=list)
     front_cpu_s: float | None = None
     rss_kib_by_process: list[tuple[int, int]] = field(default_factory=list)
+    """(idle, peak) RSS of each server process, when sampled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,14 +353,7 @@ async def measure(target: Target, scenario: Scenario) -> ScenarioResult:
         rss_peak = await sampler if sampler is not None else []
     by_process = list(zip(rss_idle, rss_peak, strict=True))
     usage = Usage(
-        cpu,
-        driver_cpu,
-        helpers_cpu,
-        sum(rss_idle) if rss_idle else None,
-        sum(rss_peak) if rss_peak else None,
-        busy,
-        front_cpu_s=front,
-        rss_kib_by_process=by_process,
+        cpu, driver_cpu, helpers_cpu, busy, front_cpu_s=front, rss_kib_by_process=by_process
     )
     return summarize(target, scenario, samples, usage)
 
@@ -392,12 +384,12 @@ def summarize(target: Target, scenario: Scenario, samples: Samples, usage: Usage
     """Turn raw samples and resource use into the reported figures."""
     ok = len(samples.latencies)
     wall = samples.wall_s
-    per_stream = None
-    if usage.rss_idle_kib is not None and usage.rss_peak_kib is not None and ok:
-        per_stream = round((usage.rss_peak_kib - usage.rss_idle_kib) / scenario.concurrency, 1)
     by_process = usage.rss_kib_by_process
-    rss_idle = max(idle for idle, _ in by_process) if by_process else usage.rss_idle_kib
-    rss_peak = max(peak for _, peak in by_process) if by_process else usage.rss_peak_kib
+    per_stream = rss_idle = rss_peak = None
+    if by_process:  # the largest process's pair; the growth of all of them per stream
+        rss_idle, rss_peak = max(by_process, key=lambda pair: pair[1])
+        growth = sum(peak for _, peak in by_process) - sum(idle for idle, _ in by_process)
+        per_stream = round(growth / scenario.concurrency, 1) if ok else None
     return ScenarioResult(
         scenario=scenario.name,
         target=target.name,

@@ -20,18 +20,20 @@ def median_checks(runs: list[dict[str, Any]]) -> list[Check]:
         for check in run["checks"]:
             if check["value"] is not None:
                 values.setdefault((check["door"], check["name"]), []).append(check["value"])
-    return [
-        Check(
-            door=check["door"],
-            name=check["name"],
-            value=statistics.median(measured) if (measured := values.get(key)) else None,
-            relation=check["relation"],
-            limit=check["limit"],
-            unit=check["unit"],
+    medians = []
+    for check in runs[0]["checks"]:
+        measured = values.get((check["door"], check["name"]))
+        medians.append(
+            Check(
+                door=check["door"],
+                name=check["name"],
+                value=statistics.median(measured) if measured else None,
+                relation=check["relation"],
+                limit=check["limit"],
+                unit=check["unit"],
+            )
         )
-        for check in runs[0]["checks"]
-        if (key := (check["door"], check["name"]))
-    ]
+    return medians
 
 
 def render(checks: list[Check], count: int) -> str:

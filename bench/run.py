@@ -185,7 +185,7 @@ def serve_and_measure(
 def gateway_env(stack: Stack, var_dir: Path) -> dict[str, str]:
     """The gateway's environment: embedded SQLite in `var_dir`, or the services of
     DATABASE_URL and REDIS_URL, as `stack` says."""
-    env = stack.gateway_env(var_dir, os.environ)
+    env = stack.gateway_env(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     env["SWITCHYARD_VAR_DIR"] = str(var_dir)
     if env.get("DATABASE_URL"):  # not embedded: secrets must be given; make some for this run

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import NGINX, NGINX_USER, nginx_conf
+from bench.cluster import NGINX, NGINX_USER, kill_left_behind, nginx_conf
 from bench.procfs import pin_tree, process_tree
 from bench.servers import (
     BIN,
+    GATEWAY_APP,
     ServerFailed,
     free_port,
     log_tail,
@@ -98,7 +99,7 @@ class Stack:
         """Where the cluster's gateways run: core 0 for one, both cores for two or more."""
         return {SERVER_CORE} if self.gateways == 1 else {SERVER_CORE, DRIVER_CORE}
 
-    def gateway_env(self, var_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
+    def gateway_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """The gateway's environment on this stack: embedded leaves the services out."""
         if self.name != EMBEDDED:
             return dict(env)
@@ -115,7 +116,7 @@ class Stack:
         """The gateway: one process on the server core, or the cluster."""
         if self.name == CLUSTER:
             return self._cluster(env, log_name)
-        return self._uvicorn(log_name, "config.asgi:application", env, "/healthz")
+        return self._uvicorn(log_name, GATEWAY_APP, env, "/healthz")
 
     @contextmanager
     def _uvicorn(
@@ -204,7 +205,7 @@ class Stack:
                 helper_pids=(int(state["worker_pid"]), int(state["beat_pid"])),
             )
         finally:
-            _stop_cluster(process)
+            _stop_cluster(process, state_file)
 
 
 def _wait_for_state(
@@ -220,8 +221,9 @@ def _wait_for_state(
     return state
 
 
-def _stop_cluster(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM bench.cluster, which stops its processes; killed if it takes too long."""
+def _stop_cluster(process: subprocess.Popen[bytes], state_file: Path) -> None:
+    """SIGTERM bench.cluster, which stops its processes; it and they are killed if it takes
+    too long."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
@@ -229,3 +231,4 @@ def _stop_cluster(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+        kill_left_behind(state_file)

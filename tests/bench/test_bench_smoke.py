@@ -152,7 +152,7 @@ def test_ratio_and_difference_tolerate_missing_figures():
 
 
 def _result(target, scenario, latencies_s, cpu_s, **samples):
-    usage = Usage(cpu_s=cpu_s, driver_cpu_s=0.1, rss_idle_kib=50_000, rss_peak_kib=130_000)
+    usage = Usage(cpu_s=cpu_s, driver_cpu_s=0.1, rss_kib_by_process=[(50_000, 130_000)])
     data = Samples(latencies=latencies_s, wall_s=1.0, **samples)
     return summarize(Target(target, "", "", {}), scenario, data, usage)
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.cluster import kill_left_behind
 from billing.models import Account, UsageRecord
 from billing.services import account_create, account_credit, api_key_create
 from channels.models import Channel
@@ -148,6 +149,7 @@ def cluster(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+            kill_left_behind(state_file)
 
 
 def make_tenant(
