@@ -171,6 +171,11 @@ def _reload_again(_: asyncio.Future[Catalog]) -> None:
     _reload()
 
 
+def reload_under_way() -> bool:
+    """Whether a reload is reading the database now (tests wait for it before emptying it)."""
+    return _refreshing is not None and not _refreshing.done()
+
+
 def invalidate_catalog() -> None:
     """Forget the snapshot: the next request loads a fresh one, not one a reload under way
     read before now (tests, admin changes)."""
